@@ -1,0 +1,47 @@
+# ModelDeck — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+DEMO   ?= .demo-workspace
+PYTEST_ARGS ?=
+
+.PHONY: run test venv demo lint clean help
+
+help:
+	@echo "make run    set up .venv and open the GUI on a demo workspace ($(DEMO))"
+	@echo "make test   set up .venv and run the whole test suite"
+	@echo "make demo   (re)build the demo workspace only"
+	@echo "make lint   check the layering contracts"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Reinstall only when the project's metadata changed.
+$(VENV)/.installed-gui: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[gui]'
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed-gui
+
+$(DEMO)/modeldeck.db: | $(VENV)/.installed-gui
+	$(VENV)/bin/modeldeck --workspace $(DEMO) demo
+
+demo: | $(VENV)/.installed-gui
+	rm -rf $(DEMO)
+	$(VENV)/bin/modeldeck --workspace $(DEMO) demo
+
+run: $(VENV)/.installed-gui $(DEMO)/modeldeck.db
+	$(VENV)/bin/modeldeck-gui --workspace $(DEMO)
+
+test: $(VENV)/.installed-test
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/test_layering.py -q
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache build *.egg-info

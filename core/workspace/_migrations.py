@@ -1,0 +1,116 @@
+"""Numbered schema migrations of the workspace database.
+
+``PRAGMA user_version`` holds the number of the last migration applied. A migration is a
+list of SQL statements run in one transaction together with the version bump, so a crash
+mid-migration leaves the previous schema intact. Append new migrations; never edit old ones.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # 1: users, models, versions, aliases, artifacts, audit log
+    [
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('data-scientist', 'reviewer', 'admin')),
+            ssh_public_key TEXT,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE artifacts (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            description TEXT NOT NULL DEFAULT '',
+            owner TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            model_id INTEGER NOT NULL REFERENCES models(id),
+            version INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            author TEXT NOT NULL,
+            task TEXT NOT NULL,
+            estimator TEXT NOT NULL,
+            artifact_format TEXT NOT NULL,
+            artifact_sha256 TEXT NOT NULL REFERENCES artifacts(sha256),
+            trusted_types TEXT NOT NULL DEFAULT '[]',
+            schema TEXT NOT NULL,
+            target TEXT,
+            classes TEXT,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            environment TEXT NOT NULL DEFAULT '{}',
+            fingerprints TEXT NOT NULL DEFAULT '{}',
+            card TEXT NOT NULL DEFAULT '{}',
+            parent_id INTEGER REFERENCES versions(id),
+            reference_sample_sha256 TEXT NOT NULL REFERENCES artifacts(sha256),
+            holdout_sha256 TEXT REFERENCES artifacts(sha256),
+            holdout_predictions_sha256 TEXT REFERENCES artifacts(sha256),
+            UNIQUE (model_id, version)
+        )
+        """,
+        """
+        CREATE TABLE aliases (
+            model_id INTEGER NOT NULL REFERENCES models(id),
+            alias TEXT NOT NULL,
+            version_id INTEGER NOT NULL REFERENCES versions(id),
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            PRIMARY KEY (model_id, alias)
+        )
+        """,
+        """
+        CREATE TABLE alias_history (
+            id INTEGER PRIMARY KEY,
+            model_id INTEGER NOT NULL REFERENCES models(id),
+            alias TEXT NOT NULL,
+            version_id INTEGER REFERENCES versions(id),
+            previous_version_id INTEGER REFERENCES versions(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            role TEXT,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """,
+        # Append-only at the database level too. Someone with the sqlite3 shell can drop
+        # these triggers; the hash chain is what makes that tampering detectable.
+        """
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+        """,
+        """
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+        """,
+        "CREATE INDEX versions_model ON versions(model_id, version)",
+        "CREATE INDEX alias_history_model ON alias_history(model_id, alias, id)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

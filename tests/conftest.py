@@ -1,0 +1,65 @@
+"""Fixtures shared by every test layer. Imports no Qt (only tests/gui/conftest.py does)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+_SANDBOX = Path(tempfile.mkdtemp(prefix="modeldeck-tests-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Never touch the real user's workspace or settings, in any fixture scope: the
+    # platformdirs default moves into a throwaway folder and env overrides are dropped.
+    os.environ["XDG_DATA_HOME"] = str(_SANDBOX / "data")
+    os.environ["XDG_CONFIG_HOME"] = str(_SANDBOX / "config")
+    os.environ["XDG_STATE_HOME"] = str(_SANDBOX / "state")
+    os.environ.pop("MODELDECK_WORKSPACE", None)
+    os.environ.pop("MODELDECK_USER", None)
+    os.environ.pop("MODELDECK_FAULT", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SANDBOX, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo workspace built once per test session (read it, never write it)."""
+    from modeldeck.core.demo import build_demo
+    from modeldeck.core.progress import run
+    from modeldeck.core.workspace import Workspace
+
+    path = tmp_path_factory.mktemp("demo-template") / "ws"
+    with Workspace.open(path, create=True) as ws:
+        run(build_demo(ws))
+    return path
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path, demo_template: Path) -> Iterator[Callable[..., Path]]:
+    """Factory: ``make_workspace(demo=True)`` returns the path of a fresh workspace.
+
+    With ``demo=True`` it is a copy of the session's demo workspace (2 models × 2
+    versions, aliases, cards, drifted production files in ``demo-data/``); with
+    ``demo=False`` an empty, initialised workspace.
+    """
+    from modeldeck.core.workspace import Workspace
+
+    made: list[Path] = []
+
+    def make(demo: bool = True, name: str | None = None) -> Path:
+        target = tmp_path / (name or f"ws{len(made)}")
+        if demo:
+            shutil.copytree(demo_template, target)
+        else:
+            Workspace.open(target, create=True).close()
+        made.append(target)
+        return target
+
+    yield make
