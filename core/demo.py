@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from modeldeck.core.errors import AlreadyExistsError
-from modeldeck.core.progress import CancelToken, Operation, ProgressEvent
+from modeldeck.core.progress import CancelToken, Operation, ProgressEvent, scaled
 from modeldeck.core.registry import ModelCard, Registry
 from modeldeck.core.workspace import Workspace
 
@@ -173,9 +173,9 @@ def build_demo(ws: Workspace, cancel: CancelToken | None = None) -> Operation[li
             _production_days(production, target, name, rng, folder)
             for number, (estimator, card, columns) in enumerate(models(), start=1):
                 cancel.check()
+                span = (done / steps, (done + 1) / steps)
                 done += 1
-                yield ProgressEvent("training", done / (steps + 1),
-                                    f"training {name} version {number}")
+                yield ProgressEvent("training", span[0], f"training {name} version {number}")
                 features = [c for c in train.columns if c != target]
                 if columns == "mean":
                     features = [c for c in features if c.startswith("mean ")]
@@ -183,9 +183,10 @@ def build_demo(ws: Workspace, cancel: CancelToken | None = None) -> Operation[li
                     warnings.simplefilter("ignore")
                     estimator.fit(train[features], train[target])
                 sio.dump(estimator, folder / f"v{number}.skops")
-                info = yield from alice.register(
+                info = yield from scaled(alice.register(
                     name, estimator, train[[*features, target]], holdout[[*features, target]],
-                    target, card=card, description=description, tags=tags, cancel=cancel)
+                    target, card=card, description=description, tags=tags, cancel=cancel),
+                    span[0] + 0.3 * (span[1] - span[0]), span[1])
                 refs.append(info.ref)
             alice.set_alias(f"{name}:2", "staging")
             bob.set_alias(f"{name}:1", "production")

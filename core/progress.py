@@ -83,3 +83,19 @@ def run(
             return stop.value  # type: ignore[no-any-return]
         if on_progress is not None:
             on_progress(event)
+
+
+def scaled(operation: Generator[ProgressEvent, None, T], start: float,
+           end: float) -> Generator[ProgressEvent, None, T]:
+    """Run a nested operation as the ``[start, end]`` part of a larger one.
+
+    Its events' fractions are mapped into that span, so an outer progress bar moves
+    forward only; use as ``result = yield from scaled(inner(...), 0.2, 0.4)``.
+    """
+    while True:
+        try:
+            event = next(operation)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        fraction = None if event.fraction is None else start + event.fraction * (end - start)
+        yield ProgressEvent(event.step, fraction, event.message)

@@ -12,6 +12,10 @@ import pytest
 
 _SANDBOX = Path(tempfile.mkdtemp(prefix="modeldeck-tests-"))
 
+#: Every test acts as this user unless it says otherwise; the demo template is built by
+#: them, so they are its admin (``alice`` is its data scientist, ``bob`` its reviewer).
+DEMO_ADMIN = "carol"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # Never touch the real user's workspace or settings, in any fixture scope: the
@@ -28,6 +32,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_SANDBOX, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _acting_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELDECK_USER", DEMO_ADMIN)
+
+
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo workspace built once per test session (read it, never write it)."""
@@ -36,7 +45,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from modeldeck.core.workspace import Workspace
 
     path = tmp_path_factory.mktemp("demo-template") / "ws"
-    with Workspace.open(path, create=True) as ws:
+    with Workspace.open(path, create=True, actor=DEMO_ADMIN) as ws:
         run(build_demo(ws))
     return path
 

@@ -1,6 +1,6 @@
 """The model registry: models, versions, aliases, lineage and model cards."""
 
-from modeldeck.core.registry._registry import Registry
+from modeldeck.core.registry._registry import Registry, VersionCheck
 from modeldeck.core.registry.lineage import HIGHER_IS_BETTER, KEY_METRICS
 from modeldeck.core.registry.refs import PROTECTED_ALIASES, Ref, parse_ref
 from modeldeck.core.registry.store import NewVersion, RegistryStore, SqliteRegistryStore
@@ -28,6 +28,7 @@ __all__ = [
     "Registry",
     "RegistryStore",
     "SqliteRegistryStore",
+    "VersionCheck",
     "VersionComparison",
     "VersionInfo",
     "parse_ref",

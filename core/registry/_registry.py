@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from modeldeck.core.datafiles import read_table
-from modeldeck.core.errors import DataError, InvalidInputError, ModelFileError
+from modeldeck.core.errors import DataError, InvalidInputError, ModelDeckError, \
+    ModelFileError, NotFoundError
 from modeldeck.core.modelio import LoadedModel, ModelFile, from_estimator, load_model, \
     read_model_file
 from modeldeck.core.progress import CancelToken, Operation, ProgressEvent
@@ -74,6 +76,16 @@ def _label_values(series: pd.Series, classes: tuple[Any, ...] | None) -> np.ndar
     except (TypeError, ValueError):
         return values
     return values
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    """The outcome of :meth:`Registry.verify_version`."""
+
+    ref: str
+    ok: bool
+    error: str | None
+    format: str | None
 
 
 class Registry:
@@ -172,7 +184,7 @@ class Registry:
         self, name: str, model: Any, reference: DataInput,
         holdout: DataInput | None = None, target: str | None = None, *,
         trust_pickle: bool = False, trusted_types: Iterable[str] = (),
-        card: ModelCard | None = None, description: str | None = None,
+        card: ModelCard | Mapping[str, str] | None = None, description: str | None = None,
         tags: Iterable[str] = (), parent: str | None = None, task: str | None = None,
         cancel: CancelToken | None = None,
     ) -> Operation[VersionInfo]:
@@ -194,8 +206,12 @@ class Registry:
             Allow loading a pickle/joblib file (it can run code).
         trusted_types
             Extra skops types to trust for this version.
-        card, description, tags
-            Model card and model metadata.
+        card
+            The model card. ``None`` copies the parent version's card; a mapping sets the
+            fields it names on a copy of the parent's card; a :class:`ModelCard` is taken
+            as it is.
+        description, tags
+            Model metadata.
         parent
             The parent version's reference (default: the model's latest version).
         task
@@ -224,6 +240,8 @@ class Registry:
         if target and holdout is None:
             raise InvalidInputError("--target was given without --holdout",
                                     "pass the holdout data set that holds the target")
+
+        card = self._card_for(name, parent, card)
 
         yield ProgressEvent("reading data", 0.05, "reading the reference data")
         ref_frame = _frame(reference, "reference")
@@ -298,7 +316,7 @@ class Registry:
             schema=schema_to_json(schema), target=target,
             classes=list(loaded.classes) if loaded.classes is not None else None,
             metrics=metrics, environment=lineage.capture_environment(),
-            fingerprints=fingerprints, card=card or ModelCard(), parent=parent_ref,
+            fingerprints=fingerprints, card=card, parent=parent_ref,
             reference_sample_sha256=shas["reference"], holdout_sha256=shas.get("holdout"),
             holdout_predictions_sha256=shas.get("predictions"),
             artifact_sizes={shas[k]: len(v) for k, v in blobs.items()},
@@ -308,6 +326,42 @@ class Registry:
         info = self.store.create_version(new)
         yield ProgressEvent("done", 1.0, f"registered {info.ref}")
         return info
+
+    def _card_for(self, name: str, parent: str | None,
+                  card: ModelCard | Mapping[str, str] | None) -> ModelCard:
+        if isinstance(card, ModelCard):
+            return card
+        try:
+            base = self.get_version(parent or name).card
+        except NotFoundError:
+            if parent:
+                raise
+            base = ModelCard()  # the model's first version
+        if card:
+            unknown = set(card) - set(ModelCard().to_dict())
+            if unknown:
+                raise InvalidInputError(
+                    f"unknown model card field(s): {', '.join(sorted(unknown))}",
+                    f"use: {', '.join(ModelCard().to_dict())}")
+            base = replace(base, **{k: str(v) for k, v in card.items()})
+        return base
+
+    def verify_version(self, ref: str | VersionInfo) -> VersionCheck:
+        """Check every stored file of a version against its sha256 and load its model.
+
+        Returns a :class:`VersionCheck`; problems are reported in it, not raised.
+        """
+        info = ref if isinstance(ref, VersionInfo) else self.get_version(ref)
+        try:
+            loaded = self.load_model(info)
+            self.load_reference_sample(info)
+            if info.holdout_sha256:
+                self.load_holdout(info)
+            if info.holdout_predictions_sha256:
+                self.load_holdout_predictions(info)
+        except ModelDeckError as exc:
+            return VersionCheck(info.ref, False, str(exc), None)
+        return VersionCheck(info.ref, True, None, loaded.format)
 
     @staticmethod
     def _prepare_model(model: Any, trust_pickle: bool, trusted_types: Iterable[str],

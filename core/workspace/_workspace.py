@@ -43,6 +43,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage-users": frozenset({"admin"}),
 }
 
+#: How each permission reads in an error message ("... which may not <phrase>").
+PERMISSION_PHRASES: dict[str, str] = {
+    "register": "register model versions",
+    "edit-model": "edit models or model cards",
+    "alias": "move aliases",
+    "alias-protected": "move the production alias",
+    "manage-users": "manage users",
+}
+
 
 def resolve_workspace_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Return the workspace folder to use.
@@ -251,6 +260,11 @@ class Workspace:
         """Return another handle on this workspace acting as ``name``."""
         return Workspace.open(self.path, actor=name)
 
+    @staticmethod
+    def exists(path: str | os.PathLike[str] | None = None) -> bool:
+        """Whether a workspace (its database) exists at ``path`` (resolved as in :meth:`open`)."""
+        return (resolve_workspace_path(path) / DB_NAME).is_file()
+
     @property
     def schema_version(self) -> int:
         """The database's schema version (``PRAGMA user_version``)."""
@@ -286,8 +300,8 @@ class Workspace:
             )
         if who.role not in allowed:
             raise PermissionDeniedError(
-                f"user '{who.name}' has role '{who.role}', which may not {permission.replace('-', ' ')}"
-                f" (allowed: {', '.join(sorted(allowed))})",
+                f"user '{who.name}' has role '{who.role}', which may not "
+                f"{PERMISSION_PHRASES[permission]} (allowed: {', '.join(sorted(allowed))})",
                 "ask an admin to do it, or to change your role with `modeldeck users set-role`",
             )
         return who

@@ -109,8 +109,9 @@ def entries(
     """Return audit rows, filtered by exact subject/actor or an action prefix."""
     where, params = [], []  # type: list[str], list[Any]
     if subject:
-        where.append("(subject = ? OR subject LIKE ?)")
-        params += [subject, subject + ":%"]
+        # a model's subject covers its versions (NAME:N) and its aliases (NAME@ALIAS)
+        where.append("(subject = ? OR subject LIKE ? OR subject LIKE ?)")
+        params += [subject, subject + ":%", subject + "@%"]
     if action:
         where.append("action LIKE ?")
         params.append(action + "%")

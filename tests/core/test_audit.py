@@ -109,14 +109,14 @@ def test_roles_are_enforced_in_core(busy_ws: Path) -> None:
 def test_user_input_is_checked(busy_ws: Path) -> None:
     with Workspace.open(busy_ws) as ws:
         with pytest.raises(InvalidInputError, match="unknown role"):
-            ws.add_user("carol", "superuser")
+            ws.add_user("dave", "superuser")
         with pytest.raises(AlreadyExistsError):
             ws.add_user("alice", "reviewer")
         with pytest.raises(InvalidInputError, match="OpenSSH public key"):
-            ws.add_user("carol", "reviewer", ssh_public_key="not a key")
-        carol = ws.add_user("carol", "reviewer",
-                            ssh_public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB carol@x")
-        assert carol.ssh_public_key.startswith("ssh-ed25519")
+            ws.add_user("dave", "reviewer", ssh_public_key="not a key")
+        dave = ws.add_user("dave", "reviewer",
+                            ssh_public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB dave@x")
+        assert dave.ssh_public_key.startswith("ssh-ed25519")
         with pytest.raises(PermissionDeniedError, match="last admin"):
             ws.set_role(ws.identity.name, "reviewer")
         with pytest.raises(PermissionDeniedError, match="last admin"):
