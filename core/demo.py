@@ -3,13 +3,16 @@
 Two models, two versions each, registered by a data scientist (``alice``), ``staging`` on
 version 2 and ``production`` on version 1 (set by a reviewer, ``bob``), filled model cards,
 and next to them in ``demo-data/`` the files a newcomer needs for the CLI tour (model files,
-reference and holdout CSVs) and a week of "production" data in which drift sets in from
-day 4, with its labels in separate files for the feedback loop.
+reference and holdout CSVs) and a week of "production" data from two hosts (``timestamp``
+and ``host`` columns) in which drift sets in from day 4 on every host, plus one fault
+confined to one host (missing values on edge-2, a unit change on edge-1), with the labels
+in separate files for the feedback loop.
 """
 
 from __future__ import annotations
 
 import warnings
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -106,21 +109,51 @@ _DRIFT = {
 }
 
 
+#: A fault confined to one host: (host, first day, feature, kind). "missing" blanks a share
+#: of the values (a broken integration); "units" divides them by 10 (a unit change upstream).
+_HOST_FAULT = {
+    "breast-cancer": ("edge-2", 6, "mean smoothness", "missing"),
+    "diabetes": ("edge-1", 5, "bp", "units"),
+}
+HOSTS = ("edge-1", "edge-2")
+FIRST_DAY = datetime(2026, 11, 16, tzinfo=timezone.utc)
+
+
 def _production_days(frame: pd.DataFrame, target: str, model: str,
                      rng: np.random.Generator, folder: Path) -> None:
     features = frame.drop(columns=[target])
     numeric = [c for c in features.columns if pd.api.types.is_numeric_dtype(features[c])]
+    continuous = [c for c in numeric
+                  if (features[c] == features[c].round()).mean() < 0.5]
+    fault_host, fault_day, fault_column, fault_kind = _HOST_FAULT[model]
     for day in range(1, PRODUCTION_DAYS + 1):
-        picked = rng.integers(0, len(features), size=200)
+        # Each day is 200 distinct records from the whole population (the data set the
+        # reference was drawn from): resampling a small split with replacement would repeat
+        # records, and repeated records make any test overconfident.
+        picked = rng.choice(len(features), size=200, replace=False)
         rows = features.iloc[picked].reset_index(drop=True)
         labels = frame[target].iloc[picked].reset_index(drop=True)
-        # Measurement noise so days differ from each other without drifting.
-        for col in numeric:
+        # Measurement noise so days differ from each other without drifting; only on
+        # continuous measurements (jittering integer codes like diabetes' s4 would change
+        # their distribution for real).
+        for col in continuous:
             scale = float(features[col].std()) * 0.02
             rows[col] = rows[col] + rng.normal(0.0, scale, size=len(rows))
         if day >= DRIFT_FROM_DAY:
             for col, step in _DRIFT[model].items():
                 rows[col] = rows[col] * (1.0 + step * (day - DRIFT_FROM_DAY + 1))
+        host = rng.choice(HOSTS, size=len(rows))
+        if day >= fault_day:
+            on_host = host == fault_host
+            if fault_kind == "missing":
+                rows[fault_column] = rows[fault_column].where(
+                    ~(on_host & (rng.random(len(rows)) < 0.4)))
+            else:
+                rows.loc[on_host, fault_column] = rows.loc[on_host, fault_column] / 10.0
+        seconds = np.sort(rng.integers(0, 86_400, size=len(rows)))
+        stamps = [FIRST_DAY + timedelta(days=day - 1, seconds=int(s)) for s in seconds]
+        rows.insert(0, "host", host)
+        rows.insert(0, "timestamp", [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in stamps])
         rows.to_csv(folder / f"production-day-{day}.csv", index=False)
         pd.DataFrame({"row": np.arange(1, len(rows) + 1), target: labels}).to_csv(
             folder / f"production-day-{day}.labels.csv", index=False)
@@ -165,12 +198,12 @@ def build_demo(ws: Workspace, cancel: CancelToken | None = None) -> Operation[li
     try:
         for name, load, models, description, tags in plans:
             frame, target = load()
-            train, holdout, production = _split(frame, rng)
+            train, holdout, _rest = _split(frame, rng)  # _rest: records never trained on
             folder = ws.path / "demo-data" / name
             folder.mkdir(parents=True, exist_ok=True)
             train.to_csv(folder / "reference.csv", index=False)
             holdout.to_csv(folder / "holdout.csv", index=False)
-            _production_days(production, target, name, rng, folder)
+            _production_days(frame, target, name, rng, folder)
             for number, (estimator, card, columns) in enumerate(models(), start=1):
                 cancel.check()
                 span = (done / steps, (done + 1) / steps)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from modeldeck.core.datafiles import read_table
+from modeldeck.core.drift.profile import Profile, build_reference
 from modeldeck.core.errors import DataError, InvalidInputError, ModelDeckError, \
     ModelFileError, NotFoundError
 from modeldeck.core.modelio import LoadedModel, ModelFile, from_estimator, load_model, \
@@ -172,6 +173,23 @@ class Registry:
         info = ref if isinstance(ref, VersionInfo) else self.get_version(ref)
         return self._frame_artifact(info.holdout_sha256, "a holdout set", info.ref)
 
+    def load_reference_profile(self, ref: str | VersionInfo) -> Profile:
+        """The version's reference profile for the drift engine.
+
+        Computed once at registration and stored; a version registered before profiles
+        existed gets one computed from its stored reference sample, stored and recorded
+        (audited) on first use, so it is never recomputed after that.
+        """
+        info = ref if isinstance(ref, VersionInfo) else self.get_version(ref)
+        if info.reference_profile_sha256:
+            return Profile.from_bytes(self.ws.artifacts.get_bytes(info.reference_profile_sha256))
+        sample = self.load_reference_sample(info)
+        _spec, profile = build_reference(sample[list(info.feature_names)], info.schema)
+        data = profile.to_bytes()
+        sha = self.ws.artifacts.put_bytes(data)
+        self.store.set_reference_profile(parse_ref(info.ref), sha, len(data))
+        return profile
+
     def load_holdout_predictions(self, ref: str | VersionInfo) -> pd.DataFrame:
         """The version's own predictions on its holdout set (``prediction``, ``proba_*``)."""
         info = ref if isinstance(ref, VersionInfo) else self.get_version(ref)
@@ -283,9 +301,14 @@ class Registry:
         probe = hold_frame if hold_frame is not None else ref_frame.head(200)
         y_pred, proba = self._predict(loaded, probe[list(features)],
                                       "holdout" if hold_frame is not None else "reference")
+        importance: dict[str, Any] = {}
         if hold_frame is not None:
             y_true = _label_values(hold_frame[target], loaded.classes)
             metrics = lineage.holdout_metrics(loaded.task, y_true, y_pred, proba, loaded.classes)
+            cancel.check()
+            yield ProgressEvent("importance", 0.5, "measuring feature importance on the holdout")
+            importance = lineage.permutation_importance(
+                loaded.predict, hold_frame[list(features)], y_true, loaded.task)
             predictions = pd.DataFrame({"prediction": y_pred})
             if proba is not None and loaded.classes is not None:
                 for i, label in enumerate(loaded.classes):
@@ -295,9 +318,12 @@ class Registry:
         yield ProgressEvent("fingerprinting", 0.6, "fingerprinting the data")
         fingerprints = {"reference": lineage.fingerprint(ref_frame[list(features)])}
         sample = lineage.reference_sample(ref_frame[list(features)])
+        yield ProgressEvent("profiling", 0.7, "profiling the reference data for drift")
+        _spec, reference_profile = build_reference(ref_frame[list(features)], schema)
         blobs: dict[str, bytes] = {
             "artifact": prepared.artifact,
             "reference": lineage.to_parquet_bytes(sample),
+            "profile": reference_profile.to_bytes(),
         }
         if hold_frame is not None and predictions is not None:
             keep = [*features, target]
@@ -319,6 +345,7 @@ class Registry:
             fingerprints=fingerprints, card=card, parent=parent_ref,
             reference_sample_sha256=shas["reference"], holdout_sha256=shas.get("holdout"),
             holdout_predictions_sha256=shas.get("predictions"),
+            importance=importance, reference_profile_sha256=shas["profile"],
             artifact_sizes={shas[k]: len(v) for k, v in blobs.items()},
             description=description, tags=tuple(tags), note=prepared.note,
         )

@@ -51,6 +51,8 @@ class NewVersion:
     reference_sample_sha256: str
     holdout_sha256: str | None
     holdout_predictions_sha256: str | None
+    importance: dict[str, Any] = field(default_factory=dict)
+    reference_profile_sha256: str | None = None
     artifact_sizes: dict[str, int] = field(default_factory=dict)
     description: str | None = None
     tags: tuple[str, ...] = ()
@@ -89,6 +91,10 @@ class RegistryStore(abc.ABC):
     @abc.abstractmethod
     def update_card(self, ref: Ref, card: ModelCard) -> VersionInfo:
         """Replace a version's model card."""
+
+    @abc.abstractmethod
+    def set_reference_profile(self, ref: Ref, sha256: str, size: int) -> VersionInfo:
+        """Record the reference profile artifact of a version registered without one."""
 
     @abc.abstractmethod
     def set_alias(self, ref: Ref, alias: str) -> AliasEvent:
@@ -134,6 +140,8 @@ def _version(row: dict[str, Any]) -> VersionInfo:
         reference_sample_sha256=row["reference_sample_sha256"],
         holdout_sha256=row["holdout_sha256"],
         holdout_predictions_sha256=row["holdout_predictions_sha256"],
+        importance=json.loads(row["importance"]),
+        reference_profile_sha256=row["reference_profile_sha256"],
     )
 
 
@@ -266,8 +274,9 @@ class SqliteRegistryStore(RegistryStore):
                 "INSERT INTO versions (model_id, version, created_at, author, task, estimator,"
                 " artifact_format, artifact_sha256, trusted_types, schema, target, classes,"
                 " metrics, environment, fingerprints, card, parent_id, reference_sample_sha256,"
-                " holdout_sha256, holdout_predictions_sha256)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " holdout_sha256, holdout_predictions_sha256, importance,"
+                " reference_profile_sha256)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (model_id, number, now, who, new.task, new.estimator, new.artifact_format,
                  new.artifact_sha256, json.dumps(list(new.trusted_types)),
                  json.dumps(new.schema), new.target,
@@ -275,7 +284,8 @@ class SqliteRegistryStore(RegistryStore):
                  json.dumps(new.metrics), json.dumps(new.environment),
                  json.dumps(new.fingerprints), json.dumps(new.card.to_dict()), parent_id,
                  new.reference_sample_sha256, new.holdout_sha256,
-                 new.holdout_predictions_sha256)).lastrowid
+                 new.holdout_predictions_sha256, json.dumps(new.importance),
+                 new.reference_profile_sha256)).lastrowid
             change.subject = f"{new.model}:{number}"
             change.payload.update(
                 model_created=created, artifact_sha256=new.artifact_sha256,
@@ -305,6 +315,19 @@ class SqliteRegistryStore(RegistryStore):
             info = _version(next(change.db.query(_VERSION_SQL + " WHERE v.id=?", [version_id])))
             change.subject = info.ref
             change.payload.update(card.to_dict())
+        return info
+
+    def set_reference_profile(self, ref: Ref, sha256: str, size: int) -> VersionInfo:
+        with self.ws.mutate("version.reference-profile", str(ref), None) as change:
+            version_id = self._version_id(ref)
+            conn = change.db.conn
+            conn.execute("INSERT OR IGNORE INTO artifacts (sha256, size, kind, created_at) "
+                         "VALUES (?,?,?,?)", (sha256, size, "registry", utc_now()))
+            conn.execute("UPDATE versions SET reference_profile_sha256=? WHERE id=? AND "
+                         "reference_profile_sha256 IS NULL", (sha256, version_id))
+            info = _version(next(change.db.query(_VERSION_SQL + " WHERE v.id=?", [version_id])))
+            change.subject = info.ref
+            change.payload.update(reference_profile_sha256=sha256)
         return info
 
     def set_alias(self, ref: Ref, alias: str) -> AliasEvent:

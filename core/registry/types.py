@@ -86,6 +86,8 @@ class VersionInfo:
     reference_sample_sha256: str
     holdout_sha256: str | None
     holdout_predictions_sha256: str | None
+    importance: dict[str, Any] = field(default_factory=dict)
+    reference_profile_sha256: str | None = None
 
     @property
     def ref(self) -> str:
@@ -96,6 +98,11 @@ class VersionInfo:
     def feature_names(self) -> tuple[str, ...]:
         """The input columns, in order."""
         return tuple(c.name for c in self.schema)
+
+    def feature_importance(self) -> dict[str, float]:
+        """Permutation importance per input column (score drop when shuffled), or ``{}``."""
+        features = self.importance.get("features", {})
+        return {name: float(v["mean"]) for name, v in features.items()}
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,13 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX versions_model ON versions(model_id, version)",
         "CREATE INDEX alias_history_model ON alias_history(model_id, alias, id)",
     ],
+    # 2: what the drift engine needs from each version, recorded at registration:
+    # permutation importance on the holdout, and the reference profile (an artifact).
+    [
+        "ALTER TABLE versions ADD COLUMN importance TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE versions ADD COLUMN reference_profile_sha256 TEXT "
+        "REFERENCES artifacts(sha256)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

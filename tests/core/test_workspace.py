@@ -66,7 +66,8 @@ def test_older_workspace_is_upgraded(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert ws.db["later_feature"].exists()
         entry = ws.audit_log(limit=1)[0]
         assert entry.action == "workspace.migrate"
-        assert entry.payload == {"from": 1, "to": 2}
+        assert entry.payload == {"from": len(_migrations.MIGRATIONS) - 1,
+                                 "to": len(_migrations.MIGRATIONS)}
         assert ws.verify_audit().ok
 
 
@@ -81,7 +82,7 @@ def test_failed_migration_leaves_previous_schema(tmp_path: Path,
     with pytest.raises(sqlite3.OperationalError):
         Workspace.open(tmp_path / "w")
     with sqlite3.connect(tmp_path / "w" / "modeldeck.db") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == _migrations.SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "half_done" not in tables
 
@@ -144,3 +145,28 @@ def test_missing_artifact(tmp_path: Path) -> None:
 def test_artifact_roundtrip(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
     store = ArtifactStore(tmp_path_factory.mktemp("store"))
     assert store.get_bytes(store.put_bytes(data)) == data
+
+
+def test_schema_1_workspace_with_versions_upgrades(make_workspace) -> None:
+    """A real schema-1 workspace (before importance and reference profiles) opens, upgrades,
+    and its versions get their reference profile computed once, recorded and audited."""
+    from modeldeck.core.registry import Registry
+
+    path = make_workspace()
+    with sqlite3.connect(path / "modeldeck.db") as conn:
+        conn.execute("ALTER TABLE versions DROP COLUMN importance")
+        conn.execute("ALTER TABLE versions DROP COLUMN reference_profile_sha256")
+        conn.execute("PRAGMA user_version = 1")
+    with Workspace.open(path) as ws:
+        assert ws.schema_version == _migrations.SCHEMA_VERSION
+        registry = Registry(ws)
+        old = registry.get_version("diabetes:1")
+        assert old.importance == {} and old.reference_profile_sha256 is None
+        profile = registry.load_reference_profile(old)
+        assert profile.n_rows == old.fingerprints["reference"]["rows"]
+        again = registry.get_version("diabetes:1")
+        assert again.reference_profile_sha256 is not None
+        assert registry.load_reference_profile(again).equal_counts(profile)
+        assert [e.action for e in ws.audit_log(limit=2)] == ["version.reference-profile",
+                                                             "workspace.migrate"]
+        assert ws.verify_audit().ok
