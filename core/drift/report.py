@@ -1,0 +1,730 @@
+"""The drift report: per-feature, per-window, per-host, multivariate, model outputs, advice.
+
+:func:`analyze` is what the CLI (``modeldeck drift``), the Drift page and the HTML report
+run. It profiles the current data once per *cell* (a time window on a host), and gets every
+other view by merging those profiles, which is exact (counts add up): a window is the merge
+of its hosts, a host the merge of its windows, the overall view the merge of everything.
+Each view is then compared with the reference profile (stored with the model version, never
+recomputed) by :func:`~modeldeck.core.drift.stats.compare_profiles`.
+
+Windows come from a time column (``timestamp`` by default, when present) cut by hour, day
+or week; without one, each current file (or frame) is its own window, named after it. Hosts
+come from a host column (``host`` by default, when present). Neither column is a model input.
+
+Advice ranks findings by how far a change goes past its threshold times how much the model
+relies on the feature (permutation importance measured on the holdout at registration),
+and says for each what to do next.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modeldeck.core.datafiles import read_table
+from modeldeck.core.drift.profile import (
+    CATEGORICAL,
+    NUMERIC,
+    Profile,
+    ReferenceSpec,
+    build_reference,
+    merge_profiles,
+    profile_frame,
+)
+from modeldeck.core.drift.stats import (
+    DRIFT,
+    QUALITY,
+    DriftResult,
+    DriftThresholds,
+    FeatureDrift,
+    compare_profiles,
+)
+from modeldeck.core.errors import DataError, InvalidInputError, ModelDeckError
+from modeldeck.core.progress import CancelToken, Operation, ProgressEvent, scaled
+
+WINDOW_UNITS = ("hour", "day", "week")
+DEFAULT_TIME_COLUMN = "timestamp"
+DEFAULT_HOST_COLUMN = "host"
+#: The seed of every reservoir draw and merge, so a report is reproducible.
+SEED = 20261127
+#: A feature whose permutation importance is below this share of the total is "barely used".
+MINOR_IMPORTANCE_SHARE = 0.02
+
+Current = str | Path | pd.DataFrame
+
+
+@dataclass(frozen=True)
+class WindowDrift:
+    """The comparison of one view of the current data (a window, a host, or both)."""
+
+    label: str
+    start: str | None
+    end: str | None
+    host: str | None
+    rows: int
+    result: DriftResult
+
+    def to_dict(self) -> dict[str, Any]:
+        """Compact JSON form: the verdict and each feature's key numbers."""
+        return {"window": self.label, "start": self.start, "end": self.end,
+                "host": self.host, "rows": self.rows, "drift": self.result.drift,
+                "flagged": list(self.result.flagged),
+                "features": {f.name: {"status": f.status, "effect_size": f.effect_size,
+                                      "p_adjusted": f.p_adjusted}
+                             for f in self.result.features}}
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Reference and current shares of one feature over the same cells."""
+
+    feature: str
+    kind: str
+    labels: tuple[str, ...]
+    edges: tuple[float, ...] | None
+    reference: tuple[float, ...]
+    current: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Advice:
+    """One finding, in plain words, with what to do about it."""
+
+    rank: int
+    severity: str
+    title: str
+    text: str
+    action: str
+    feature: str | None = None
+    window: str | None = None
+    host: str | None = None
+    score: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {"rank": self.rank, "severity": self.severity, "title": self.title,
+                "text": self.text, "action": self.action, "feature": self.feature,
+                "window": self.window, "host": self.host, "score": _num(self.score)}
+
+
+@dataclass(frozen=True)
+class PerformancePoint:
+    """Model performance in one window: realized (with labels) and/or estimated."""
+
+    window: str
+    rows: int
+    realized: dict[str, float] | None
+    estimated: Any | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        est = self.estimated.to_dict() if self.estimated is not None else None
+        return {"window": self.window, "rows": self.rows, "realized": self.realized,
+                "estimated": est}
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Everything an analyst needs to see about drift; see the module docstring."""
+
+    model: str | None
+    created_at: str
+    overall: DriftResult
+    windows: tuple[WindowDrift, ...]
+    hosts: tuple[str, ...]
+    by_host: tuple[WindowDrift, ...]
+    cells: tuple[WindowDrift, ...]
+    importance: dict[str, float]
+    multivariate: Any | None
+    predictions: Any | None
+    performance: tuple[PerformancePoint, ...]
+    advice: tuple[Advice, ...]
+    thresholds: DriftThresholds
+    window_unit: str | None = None
+    notes: tuple[str, ...] = ()
+    reference_profile: Profile | None = field(default=None, repr=False, compare=False)
+    profiles: dict[tuple[str | None, str | None], Profile] = field(
+        default_factory=dict, repr=False, compare=False)
+
+    @property
+    def drift(self) -> bool:
+        """The data-set verdict over all current data."""
+        return self.overall.drift
+
+    @property
+    def features(self) -> tuple[FeatureDrift, ...]:
+        """Overall per-feature results: flagged first, then by importance."""
+        return tuple(sorted(self.overall.features,
+                            key=lambda f: (not f.flagged, -self.importance.get(f.name, 0.0),
+                                           f.name)))
+
+    def feature(self, name: str) -> FeatureDrift:
+        """The overall result of one feature (``KeyError`` if unknown)."""
+        return self.overall.feature(name)
+
+    def window_scores(self, feature: str) -> list[tuple[str, float | None, bool]]:
+        """``(window, effect size, flagged)`` of a feature in each window, in time order."""
+        out = []
+        for view in self.windows:
+            f = view.result.feature(feature)
+            out.append((view.label, f.effect_size, f.flagged))
+        return out
+
+    def histogram(self, feature: str, window: str | None = None,
+                  host: str | None = None) -> Histogram:
+        """Reference vs current shares of ``feature`` (in a window and/or on a host)."""
+        if self.reference_profile is None:
+            raise InvalidInputError("this report carries no profiles")
+        key = (window, host)
+        if key not in self.profiles:
+            raise InvalidInputError(
+                f"no data for window {window!r} on host {host!r}",
+                f"windows: {', '.join(w.label for w in self.windows)}; "
+                f"hosts: {', '.join(self.hosts) or 'none'}")
+        return _histogram(self.reference_profile, self.profiles[key], feature)
+
+    def summary(self) -> str:
+        """One sentence: the verdict and what drives it."""
+        verdict = "Drift detected" if self.drift else "No relevant drift"
+        text = f"{verdict}: {self.overall.summary}"
+        if self.multivariate is not None and getattr(self.multivariate, "flagged", False):
+            text += "; the joint distribution changed too"
+        return text + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (``drift``, ``features``, ``multivariate``, ``advice``, ...)."""
+        features = []
+        for f in self.features:
+            item = f.to_dict()
+            item["importance"] = self.importance.get(f.name)
+            features.append(item)
+        return {
+            "model": self.model, "created_at": self.created_at, "drift": self.drift,
+            "summary": self.summary(), "window_unit": self.window_unit,
+            "rows_reference": self.overall.n_reference, "rows_current": self.overall.n_current,
+            "features": features,
+            "multivariate": self.multivariate.to_dict() if self.multivariate else None,
+            "predictions": self.predictions.to_dict() if self.predictions else None,
+            "performance": [p.to_dict() for p in self.performance],
+            "windows": [w.to_dict() for w in self.windows],
+            "hosts": list(self.hosts), "by_host": [h.to_dict() for h in self.by_host],
+            "cells": [c.to_dict() for c in self.cells],
+            "advice": [a.to_dict() for a in self.advice],
+            "thresholds": self.thresholds.to_dict(), "notes": list(self.notes),
+        }
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def analyze(
+    current: Current | Sequence[Current], *, registry: Any = None, ref: str | None = None,
+    reference: Current | None = None, time_column: str | None = None,
+    window: str | None = None, host_column: str | None = None,
+    thresholds: DriftThresholds | None = None, multivariate: bool = True,
+    cancel: CancelToken | None = None,
+) -> Operation[DriftReport]:
+    """Compare current data with a model version's reference (or any reference data).
+
+    A generator operation: yields :class:`~modeldeck.core.progress.ProgressEvent` and
+    returns a :class:`DriftReport`.
+
+    Parameters
+    ----------
+    current
+        A CSV/Parquet path or a DataFrame, or several (without a time column each is one
+        window, named after the file).
+    registry, ref
+        Model-aware mode: a :class:`~modeldeck.core.registry.Registry` and a reference
+        (``NAME``, ``NAME:N``, ``NAME@ALIAS``); the version's stored reference profile,
+        feature importance and holdout predictions are used.
+    reference
+        Model-free mode: the reference data (path or DataFrame).
+    time_column, window
+        Cut the current data into windows of ``window`` (hour, day, week; default day) by
+        ``time_column`` (default: a column named ``timestamp`` when present).
+    host_column
+        Per-host views by this column (default: a column named ``host`` when present).
+    thresholds
+        Relevance thresholds; :class:`DriftThresholds` defaults if ``None``.
+    multivariate
+        Run the domain-classifier and PCA tests (a few seconds).
+    cancel
+        Checked between steps.
+
+    Raises
+    ------
+    InvalidInputError
+        Neither or both of ``ref`` and ``reference``; an unknown window unit.
+    DataError
+        Unreadable or empty current data, a time column that does not parse.
+    """
+    cancel = cancel or CancelToken()
+    if (ref is None) == (reference is None):
+        raise InvalidInputError("give either a model version or reference data, not both",
+                                "`modeldeck drift REF --current …` or "
+                                "`modeldeck drift --reference DATA --current …`")
+    if ref is not None and registry is None:
+        raise InvalidInputError("a model reference needs the registry to read it from")
+    if window is not None and window not in WINDOW_UNITS:
+        raise InvalidInputError(f"unknown window '{window}'",
+                                f"use one of: {', '.join(WINDOW_UNITS)}")
+    thresholds = thresholds or DriftThresholds()
+
+    yield ProgressEvent("reading", 0.02, "reading the reference")
+    version = None
+    importance: dict[str, float] = {}
+    if ref is not None:
+        version = registry.get_version(ref)
+        reference_profile = registry.load_reference_profile(version)
+        importance = version.feature_importance()
+    else:
+        ref_frame = _read(reference, "reference")
+        # The time and host columns describe rows, they are not features (a production
+        # file used as the reference has them too).
+        meta = [c for c in (time_column or DEFAULT_TIME_COLUMN, host_column or
+                            DEFAULT_HOST_COLUMN) if c in ref_frame.columns]
+        ref_frame = ref_frame.drop(columns=meta)
+        _spec, reference_profile = build_reference(ref_frame, seed=SEED)
+    spec = reference_profile.spec
+
+    yield ProgressEvent("reading", 0.08, "reading the current data")
+    frames = _read_current(current)
+    data = pd.concat([f for _, f in frames], ignore_index=True) if len(frames) > 1 \
+        else frames[0][1]
+    notes: list[str] = []
+    time_column = _pick(time_column, DEFAULT_TIME_COLUMN, data, spec, "time")
+    host_column = _pick(host_column, DEFAULT_HOST_COLUMN, data, spec, "host")
+    labels, starts, ends = _window_labels(frames, data, time_column, window or "day")
+    window_unit = (window or "day") if time_column else None
+    hosts_col = (data[host_column].astype("string").fillna("(unknown)").to_numpy()
+                 if host_column else None)
+    hosts = tuple(sorted(set(hosts_col.tolist()))) if hosts_col is not None else ()
+    cancel.check()
+
+    # One profile per cell (window × host); every other view is a merge of cells.
+    order = list(dict.fromkeys(labels.tolist()))
+    cell_keys = [(w, h) for w in order for h in (hosts or (None,))]
+    cells: dict[tuple[str, str | None], Profile] = {}
+    for i, (w, h) in enumerate(cell_keys):
+        cancel.check()
+        mask = labels == w
+        if h is not None:
+            mask = mask & (hosts_col == h)
+        if not mask.any():
+            continue
+        yield ProgressEvent("profiling", 0.1 + 0.4 * i / len(cell_keys),
+                            f"profiling window {w}" + (f" on {h}" if h else ""))
+        cells[(w, h)] = profile_frame(spec, data.loc[mask], window=(starts[w], ends[w]),
+                                      host=h, seed=SEED + i)
+    profiles: dict[tuple[str | None, str | None], Profile] = {}
+    for w in order:
+        profiles[(w, None)] = _merge([p for (cw, _h), p in cells.items() if cw == w])
+    for h in hosts:
+        profiles[(None, h)] = _merge([p for (_w, ch), p in cells.items() if ch == h])
+    if len(hosts) > 1:
+        profiles.update({k: v for k, v in cells.items()})
+    profiles[(None, None)] = _merge(list(cells.values()))
+
+    yield ProgressEvent("comparing", 0.55, "testing every feature")
+
+    def compare(key: tuple[str | None, str | None], label: str) -> WindowDrift:
+        profile = profiles[key]
+        start, end = (starts.get(key[0]), ends.get(key[0])) if key[0] else (None, None)
+        return WindowDrift(label, _iso(start), _iso(end), key[1], profile.n_rows,
+                           compare_profiles(reference_profile, profile, thresholds))
+
+    overall = compare_profiles(reference_profile, profiles[(None, None)], thresholds)
+    window_views = tuple(compare((w, None), w) for w in order)
+    host_views = tuple(compare((None, h), h) for h in hosts)
+    cell_views = tuple(compare((w, h), w) for (w, h) in cells if len(hosts) > 1)
+    cancel.check()
+
+    features = [f.name for f in spec.features if f.kind in (NUMERIC, CATEGORICAL)]
+    multi = None
+    if multivariate:
+        yield ProgressEvent("multivariate", 0.62, "testing the joint distribution")
+        ref_sample = registry.load_reference_sample(version) if version is not None \
+            else ref_frame
+        present = [c for c in features if c in data.columns]
+        multi = yield from _multivariate(ref_sample[present], data[present],
+                                         version.schema if version is not None else None,
+                                         cancel)
+    predictions, performance = None, ()
+    if version is not None:
+        yield ProgressEvent("predictions", 0.85, "scoring the current data with the model")
+        predictions, performance, more = _model_outputs(registry, version, data, labels,
+                                                        order, cancel)
+        notes.extend(more)
+
+    report = DriftReport(
+        model=version.ref if version is not None else None,
+        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        overall=overall, windows=window_views, hosts=hosts, by_host=host_views,
+        cells=cell_views, importance=importance, multivariate=multi,
+        predictions=predictions, performance=tuple(performance), advice=(),
+        thresholds=thresholds, window_unit=window_unit, notes=tuple(notes),
+        reference_profile=reference_profile, profiles=profiles)
+    advice = advise(report, version)
+    report = DriftReport(**{**report.__dict__, "advice": tuple(advice)})
+    yield ProgressEvent("done", 1.0, report.summary())
+    return report
+
+
+def _multivariate(reference: pd.DataFrame, current: pd.DataFrame, schema: Any,
+                  cancel: CancelToken) -> Operation[Any]:
+    from modeldeck.core.drift.multivariate import iter_multivariate_drift
+
+    if reference.shape[1] == 0 or current.empty:
+        return None
+    return (yield from scaled(iter_multivariate_drift(reference, current, schema, seed=SEED,
+                                                      cancel=cancel), 0.62, 0.85))
+
+
+def _model_outputs(registry: Any, version: Any, data: pd.DataFrame, labels: np.ndarray,
+                   order: list[str], cancel: CancelToken
+                   ) -> tuple[Any, list[PerformancePoint], list[str]]:
+    """Prediction drift and per-window performance; problems become notes, not errors."""
+    from modeldeck.core.drift import performance as perf
+
+    notes: list[str] = []
+    missing = [c for c in version.feature_names if c not in data.columns]
+    if missing:
+        return None, [], [f"model outputs not analysed: the current data lacks "
+                          f"{', '.join(missing[:5])}"]
+    inputs = data[list(version.feature_names)]
+    # Rows with missing inputs are what the prediction server would refuse (unless the
+    # model's schema allows them): score the others, and say how many were left out.
+    nullable = {c.name for c in version.schema if c.nullable}
+    scorable = inputs[[c for c in inputs.columns if c not in nullable]].notna().all(axis=1)
+    keep = scorable.to_numpy()
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} current rows with missing model inputs were not "
+                     "scored (the reference had none there)")
+        data, inputs, labels = data.loc[keep], inputs.loc[keep], labels[keep]
+    if inputs.empty:
+        return None, [], [*notes, "model outputs not analysed: no scorable rows"]
+    try:
+        model = registry.load_model(version)
+        predicted = model.predict(inputs)
+        proba = model.predict_proba(inputs)
+    except ModelDeckError as exc:
+        return None, [], [*notes, f"model outputs not analysed: {exc}"]
+    except Exception as exc:  # the model's own error on unexpected values
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return None, [], [*notes, f"model outputs not analysed: the model fails on the "
+                                  f"current data ({first})"]
+    current = pd.DataFrame({"prediction": predicted})
+    if proba is not None and version.classes is not None:
+        for i, label in enumerate(version.classes):
+            current[f"proba_{label}"] = proba[:, i]
+    predictions = None
+    reference = None
+    if version.holdout_predictions_sha256:
+        reference = registry.load_holdout_predictions(version)
+        predictions = perf.prediction_drift(reference, current, version.task)
+    else:
+        notes.append("prediction drift not analysed: the version has no holdout predictions")
+    estimator = None
+    if (version.task == "classification" and proba is not None and reference is not None
+            and version.holdout_sha256 and version.target):
+        holdout = registry.load_holdout(version)
+        proba_cols = [f"proba_{c}" for c in version.classes]
+        if all(c in reference.columns for c in proba_cols):
+            estimator = perf.PerformanceEstimator().fit(
+                reference[proba_cols].to_numpy(), holdout[version.target].to_numpy(),
+                version.classes)
+    points = []
+    has_target = version.target is not None and version.target in data.columns
+    for w in order:
+        cancel.check()
+        mask = labels == w
+        realized = None
+        if has_target:
+            y = data.loc[mask, version.target]
+            known = y.notna().to_numpy()
+            if known.any():
+                realized = perf.realized_performance(
+                    y.to_numpy()[known], predicted[mask][known],
+                    proba[mask][known] if proba is not None else None,
+                    version.task, version.classes)
+        estimated = estimator.estimate(proba[mask]) if estimator is not None else None
+        points.append(PerformancePoint(w, int(mask.sum()), _metrics_dict(realized), estimated))
+    return predictions, points, notes
+
+
+def _metrics_dict(realized: Any) -> dict[str, float] | None:
+    if realized is None:
+        return None
+    if isinstance(realized, dict):
+        return realized
+    to_dict = getattr(realized, "to_dict", None)
+    return to_dict() if to_dict else dict(realized)
+
+
+# --------------------------------------------------------------------------- advice
+
+
+def _share(importance: dict[str, float]) -> dict[str, float]:
+    total = sum(v for v in importance.values() if v > 0)
+    return {k: (max(v, 0.0) / total if total > 0 else 0.0) for k, v in importance.items()}
+
+
+def advise(report: DriftReport, version: Any = None) -> list[Advice]:
+    """Rank the report's findings and say for each what to do (see the module docstring)."""
+    share = _share(report.importance)
+    model_name = version.model if version is not None else None
+    drafts: list[tuple[int, float, Advice]] = []  # (severity order, score, advice)
+    severity_order = {"action": 0, "watch": 1, "info": 2}
+
+    def add(severity: str, score: float, **kw: Any) -> None:
+        drafts.append((severity_order[severity], score,
+                       Advice(rank=0, severity=severity, score=score, **kw)))
+
+    for f in report.overall.features:
+        if not f.flagged:
+            continue
+        first = next((w for w, _e, flagged in report.window_scores(f.name) if flagged), None)
+        one_host, where = _where(report, f.name, lambda r: (r.flagged, r.flagged or (
+            r.relevant and r.p_value is not None and r.p_value < report.thresholds.alpha)))
+        since = f" since {first}" if first else ""
+        imp = share.get(f.name)
+        uses = ("" if imp is None else
+                f" The model relies on it ({imp:.0%} of its permutation importance)."
+                if imp >= MINOR_IMPORTANCE_SHARE else
+                " The model barely uses it "
+                f"({imp:.1%} of its permutation importance).")
+        ratio = (f.effect_size / f.effect_threshold
+                 if f.effect_size is not None and f.effect_threshold else 1.0)
+        weight = imp if imp is not None else 0.5
+        if f.status == DRIFT:
+            text = f"'{f.name}' {f.reason}{(' ' + where) if where else ''}{since}.{uses}"
+            if imp is not None and imp < MINOR_IMPORTANCE_SHARE:
+                add("info", ratio * weight, title=f"{f.name} moved, but the model barely uses it",
+                    text=text, action="No action needed for this model; keep watching it.",
+                    feature=f.name, window=first, host=one_host)
+            elif one_host:
+                add("action", ratio * (weight + 0.1), title=f"{f.name} shifted on {one_host} only",
+                    text=text, action=f"Check what feeds {one_host}: a change seen on one "
+                    "host only is usually its upstream system or integration, not the world.",
+                    feature=f.name, window=first, host=one_host)
+            else:
+                action = ("Compare recent labeled rows against the holdout; if performance "
+                          "is falling, prepare a retraining candidate"
+                          + (f" of {model_name}" if model_name else "") + ".")
+                add("action" if imp is None or imp >= 0.1 else "watch",
+                    ratio * (weight + 0.1), title=f"{f.name} shifted{(' ' + where) if where else ''}",
+                    text=text, action=action, feature=f.name, window=first, host=one_host)
+        for q in f.quality:
+            if not q.flagged:
+                continue
+            q_one, _ = _where(report, f.name, lambda r, n=q.name: _quality_state(
+                r, n, report.thresholds.alpha))
+            text = (f"'{f.name}': {q.describe()}"
+                    + (f" on {q_one} only" if q_one else "") + f"{since}.{uses}")
+            action = (f"An upstream data fault on {q_one}: check its integration and the "
+                      "system that sends it this column." if q_one else
+                      "Check the upstream data source or pipeline for this column: values "
+                      "the model never saw in training are reaching it.")
+            add("action", (abs(q.effect) / q.threshold if q.threshold else 1.0) * (weight + 0.2),
+                title=f"{f.name}: {q.name.replace('_', ' ')} problem"
+                + (f" on {q_one}" if q_one else ""),
+                text=text, action=action, feature=f.name, window=first, host=q_one)
+
+    multi = report.multivariate
+    if multi is not None and getattr(multi, "flagged", False):
+        add("watch" if report.overall.flagged else "action", 1.0,
+            title="The joint distribution changed",
+            text=f"{multi.summary}" if getattr(multi, "summary", "") else
+            "A classifier can tell current rows from reference rows.",
+            action="Look at how the features named there move together (e.g. a correlation "
+            "that flipped); retrain if the model depends on that relationship.")
+
+    predictions = report.predictions
+    if predictions is not None and getattr(predictions, "flagged", False):
+        add("watch", 0.9, title="The model's outputs shifted",
+            text=getattr(predictions, "summary", "The distribution of predictions changed."),
+            action="Check whether the business expects this change in outcomes; if not, "
+            "trace it to the input features flagged above.")
+
+    estimates = [(p.window, p.estimated) for p in report.performance
+                 if p.estimated is not None and getattr(p.estimated, "value", None) is not None]
+    if estimates and version is not None:
+        metric = getattr(estimates[0][1], "metric", "accuracy")
+        baseline = version.metrics.get(metric)
+        last_window, last = estimates[-1]
+        if baseline is not None and last.high is not None and last.high < baseline:
+            labeled = sum(p.rows for p in report.performance if p.realized)
+            add("action", 2.0 + (baseline - last.value),
+                title=f"Estimated {metric} fell below the holdout's",
+                text=(f"Without labels, {metric} in {last_window} is estimated at "
+                      f"{last.value:.3f} (band {last.low:.3f}–{last.high:.3f}), below "
+                      f"{baseline:.3f} on the holdout set."),
+                action=(f"A retraining candidate of {version.model} is recommended; "
+                        f"{labeled} labeled production rows are available"
+                        + ("" if labeled else " yet — import labels first (feedback)") + "."),
+                window=last_window)
+
+    if not drafts:
+        tested = len(report.overall.features) - len(report.overall.not_testable)
+        add("info", 0.0, title="No relevant drift",
+            text=f"None of the {tested} tested features moved beyond its threshold "
+            f"with statistical significance.", action="Nothing to do.")
+    drafts.sort(key=lambda d: (d[0], -d[1]))
+    return [Advice(**{**a.__dict__, "rank": i + 1}) for i, (_s, _sc, a) in enumerate(drafts)]
+
+
+def _quality_state(result: FeatureDrift, check: str, alpha: float) -> tuple[bool, bool]:
+    for c in result.quality:
+        if c.name == check:
+            evident = abs(c.effect) >= c.threshold and (c.p_value is None or c.p_value < alpha)
+            return c.flagged, c.flagged or evident
+    return False, False
+
+
+def _where(report: DriftReport, feature: str,
+           state: Any) -> tuple[str | None, str]:
+    """Which hosts a change is on: ``(the one host it is confined to, words)``.
+
+    ``state(feature_result)`` gives ``(flagged, present)`` on a host, where present means
+    relevant and significant before the multiple-testing correction; a change is confined to
+    one host only when it is flagged there and not present on any other host (a host with
+    less data may lack the evidence for a flag, yet still show the change).
+    """
+    if not report.hosts:
+        return None, ""
+    states = {h.host: state(h.result.feature(feature)) for h in report.by_host}
+    flagged = [h for h, (flag, _present) in states.items() if flag]
+    present = [h for h, (_flag, pres) in states.items() if pres]
+    if len(report.hosts) > 1 and len(flagged) == 1 and present == flagged:
+        return flagged[0], f"only on {flagged[0]}"
+    if len(present) == len(report.hosts):
+        return None, "on every host"
+    return None, f"on {', '.join(flagged)}" if flagged else ""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _num(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def _merge(profiles: list[Profile]) -> Profile:
+    if len(profiles) == 1:
+        return profiles[0]
+    return merge_profiles(profiles)
+
+
+def _read(item: Current | None, role: str) -> pd.DataFrame:
+    if isinstance(item, pd.DataFrame):
+        if item.empty:
+            raise DataError(f"the {role} data has no rows", f"pass non-empty {role} data")
+        return item
+    return read_table(item)  # type: ignore[arg-type]
+
+
+def _read_current(current: Current | Sequence[Current]) -> list[tuple[str, pd.DataFrame]]:
+    items: Iterable[Current] = [current] if isinstance(current, (str, Path, pd.DataFrame)) \
+        else current
+    out = []
+    for i, item in enumerate(items):
+        name = Path(item).stem if isinstance(item, (str, Path)) else f"current-{i + 1}"
+        out.append((name, _read(item, "current")))
+    if not out:
+        raise DataError("no current data was given", "pass one or more --current files")
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):  # same stem in two folders: keep them apart
+        out = [(f"{n}-{i + 1}", f) for i, (n, f) in enumerate(out)]
+    return out
+
+
+def _pick(explicit: str | None, default: str, data: pd.DataFrame, spec: ReferenceSpec,
+          what: str) -> str | None:
+    if explicit is not None:
+        if explicit not in data.columns:
+            raise DataError(f"the current data has no {what} column '{explicit}'",
+                            f"its columns are: {', '.join(map(str, data.columns[:15]))}")
+        return explicit
+    if default in data.columns and default not in spec.names:
+        return default
+    return None
+
+
+_WINDOW_FORMAT = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "%G-W%V"}
+
+
+def _window_labels(frames: list[tuple[str, pd.DataFrame]], data: pd.DataFrame,
+                   time_column: str | None, unit: str
+                   ) -> tuple[np.ndarray, dict[str, datetime | None], dict[str, datetime | None]]:
+    if time_column is None:
+        labels = np.concatenate([np.full(len(f), name, dtype=object) for name, f in frames])
+        return labels, {n: None for n, _ in frames}, {n: None for n, _ in frames}
+    times = pd.to_datetime(data[time_column], utc=True, errors="coerce", format="mixed")
+    bad = times.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        for name, frame in frames:  # name the file and its own row number
+            if row < len(frame):
+                break
+            row -= len(frame)
+        value = frame[time_column].iloc[row] if time_column in frame.columns else None
+        where = (f"{name} has no '{time_column}' column" if time_column not in frame.columns
+                 else f"first in {name}, data row {row + 1}: {value!r}")
+        raise DataError(
+            f"{int(bad.sum())} value(s) of the time column '{time_column}' are not times "
+            f"({where})",
+            "use ISO 8601 times such as 2026-11-20T14:05:00Z, or pick another --time-column")
+    floor = {"hour": "h", "day": "D"}.get(unit)
+    if floor:
+        starts_ts = times.dt.floor(floor)
+    else:  # ISO weeks start on Monday
+        day = times.dt.floor("D")
+        starts_ts = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+    labels = starts_ts.dt.strftime(_WINDOW_FORMAT[unit]).to_numpy(dtype=object)
+    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+    starts: dict[str, datetime | None] = {}
+    ends: dict[str, datetime | None] = {}
+    for label, start in zip(labels, starts_ts):
+        if label not in starts:
+            starts[label] = start.to_pydatetime()
+            ends[label] = start.to_pydatetime() + step[unit]
+    order = sorted(starts, key=lambda k: starts[k])  # type: ignore[arg-type, return-value]
+    return labels, {k: starts[k] for k in order}, {k: ends[k] for k in order}
+
+
+def _histogram(reference: Profile, current: Profile, name: str) -> Histogram:
+    fspec = reference.spec.feature(name)
+    rc, cc = reference.features[name], current.features[name]
+    if fspec.kind == NUMERIC:
+        edges = list(fspec.edges)
+        labels = [f"< {edges[0]:.4g}"]
+        labels += [f"[{a:.4g}, {b:.4g})" for a, b in zip(edges[:-1], edges[1:])]
+        labels += [f"> {edges[-1]:.4g}"]
+        full_edges: tuple[float, ...] | None = (-math.inf, *edges, math.inf)
+    elif fspec.kind == CATEGORICAL:
+        labels = [*fspec.categories, "(other)"]
+        full_edges = None
+    else:
+        labels, full_edges = [], None
+    labels.append("(missing)")
+
+    def shares(counts: Any) -> tuple[float, ...]:
+        cells = np.append(np.asarray(counts.counts, dtype=float), counts.missing)
+        total = cells.sum()
+        return tuple((cells / total).tolist()) if total else tuple(0.0 for _ in cells)
+
+    return Histogram(name, fspec.kind, tuple(labels), full_edges, shares(rc), shares(cc))

@@ -1,0 +1,180 @@
+"""The drift report on the demo: windows, hosts, model outputs, advice, JSON, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modeldeck.core.drift.report import analyze
+from modeldeck.core.errors import DataError, InvalidInputError
+from modeldeck.core.progress import run
+from modeldeck.core.registry import Registry
+from modeldeck.core.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_template: Path):
+    """Reports of both demo models over the week of production data (computed once)."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("report") / "ws"
+    shutil.copytree(demo_template, path)
+    ws = Workspace.open(path, actor="carol")
+    registry = Registry(ws)
+    reports = {}
+    for model in ("breast-cancer", "diabetes"):
+        files = sorted((path / "demo-data" / model).glob("production-day-[0-9].csv"))
+        reports[model] = run(analyze(files, registry=registry, ref=f"{model}@production",
+                                     multivariate=False))
+    yield path, registry, reports
+    ws.close()
+
+
+def test_windows_and_hosts_come_from_the_data(demo) -> None:
+    _path, _registry, reports = demo
+    report = reports["breast-cancer"]
+    assert report.window_unit == "day"
+    assert [w.label for w in report.windows] == [f"2026-11-{d}" for d in range(16, 23)]
+    assert report.hosts == ("edge-1", "edge-2")
+    assert [h.label for h in report.by_host] == ["edge-1", "edge-2"]
+    assert len(report.cells) == 14
+    assert sum(w.rows for w in report.windows) == report.overall.n_current == 1400
+    # merging cells is exact: a window's counts equal the sum of its hosts' counts
+    day = report.profiles[("2026-11-20", None)]
+    cells = [report.profiles[("2026-11-20", h)] for h in report.hosts]
+    name = "mean texture"
+    assert (day.features[name].counts == sum(c.features[name].counts for c in cells)).all()
+
+
+def test_undrifted_days_raise_no_alarm_and_drifted_days_do(demo) -> None:
+    _path, _registry, reports = demo
+    for model, moved in (("breast-cancer", {"mean texture", "mean radius"}),
+                         ("diabetes", {"bmi", "s5"})):
+        report = reports[model]
+        assert [w.result.drift for w in report.windows[:3]] == [False, False, False], model
+        for w in report.windows[4:]:
+            assert moved <= set(w.result.drifted), (model, w.label, w.result.flagged)
+        assert report.drift
+
+
+def test_a_fault_on_one_host_is_told_apart(demo) -> None:
+    _path, _registry, reports = demo
+    advice = reports["breast-cancer"].advice
+    fault = next(a for a in advice if a.feature == "mean smoothness")
+    assert fault.host == "edge-2" and fault.severity == "action"
+    assert "edge-2" in fault.action and "integration" in fault.action
+    assert fault.window == "2026-11-21"
+    everywhere = next(a for a in advice if a.feature == "mean texture")
+    assert everywhere.host is None and "every host" in everywhere.text
+    units = next(a for a in reports["diabetes"].advice if a.feature == "bp")
+    assert units.host == "edge-1" and units.rank == 1
+    assert [a.rank for a in advice] == list(range(1, len(advice) + 1))
+
+
+def test_advice_weighs_importance(demo) -> None:
+    _path, _registry, reports = demo
+    report = reports["breast-cancer"]
+    assert report.importance and all(v >= 0 for v in report.importance.values())
+    for a in report.advice:
+        if a.feature and a.severity == "info":
+            assert "barely uses" in a.title
+            assert report.importance[a.feature] < 0.02 * sum(report.importance.values())
+
+
+def test_model_outputs_and_label_free_performance(demo) -> None:
+    _path, registry, reports = demo
+    report = reports["breast-cancer"]
+    assert report.predictions is not None
+    assert len(report.performance) == 7
+    baseline = registry.get_version("breast-cancer@production").metrics["accuracy"]
+    for point in report.performance:
+        est = point.estimated
+        assert est is not None and est.metric == "accuracy"
+        assert est.low <= est.value <= est.high
+        assert abs(est.value - baseline) < 0.15
+    assert any("not scored" in n for n in report.notes)  # the NaN rows on edge-2
+    assert reports["diabetes"].performance[0].estimated is None  # a regressor: no CBPE
+
+
+def test_histograms_and_window_scores(demo) -> None:
+    _path, _registry, reports = demo
+    report = reports["diabetes"]
+    hist = report.histogram("bmi")
+    assert len(hist.labels) == len(hist.reference) == len(hist.current)
+    assert sum(hist.reference) == pytest.approx(1.0) and sum(hist.current) == pytest.approx(1.0)
+    assert hist.edges is not None and len(hist.edges) == len(hist.labels)  # + missing cell
+    sex = report.histogram("sex", window="2026-11-22", host="edge-1")
+    assert sex.kind == "categorical" and sex.labels[-2:] == ("(other)", "(missing)")
+    scores = report.window_scores("bmi")
+    assert [s[0] for s in scores] == [w.label for w in report.windows]
+    assert scores[-1][1] > scores[0][1] and scores[-1][2]
+    with pytest.raises(InvalidInputError, match="no data for window"):
+        report.histogram("bmi", window="1999-01-01")
+
+
+def test_json_shape(demo) -> None:
+    _path, _registry, reports = demo
+    data = json.loads(json.dumps(reports["breast-cancer"].to_dict()))
+    assert isinstance(data["drift"], bool)
+    for feature in data["features"]:
+        assert {"name", "drift", "method", "statistic", "p_value", "effect_size",
+                "importance"} <= set(feature)
+    assert "multivariate" in data and data["advice"][0]["rank"] == 1
+    assert len(data["windows"]) == 7 and data["hosts"] == ["edge-1", "edge-2"]
+
+
+def test_model_free_files_are_windows(demo) -> None:
+    path, _registry, _reports = demo
+    folder = path / "demo-data" / "diabetes"
+    files = [folder / "production-day-1.csv", folder / "production-day-7.csv"]
+    report = run(analyze(files, reference=folder / "reference.csv", time_column=None,
+                         multivariate=False))
+    assert report.model is None and report.importance == {}
+    assert report.window_unit == "day"  # the files carry a timestamp column
+    # a production file as the reference: its time and host columns are not features
+    same = run(analyze(files[1], reference=files[0], multivariate=False))
+    assert {"timestamp", "host"}.isdisjoint(f.name for f in same.features)
+    frames = [pd.read_csv(f).drop(columns=["timestamp"]) for f in files]
+    by_file = run(analyze(frames, reference=folder / "reference.csv", multivariate=False))
+    assert [w.label for w in by_file.windows] == ["current-1", "current-2"]
+    assert not by_file.windows[0].result.drift and by_file.windows[1].result.drift
+
+
+def test_hour_and_week_windows() -> None:
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": rng.normal(size=500)})
+    times = pd.date_range("2026-11-16T00:00Z", periods=300, freq="20min")
+    cur = pd.DataFrame({"timestamp": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "x": rng.normal(size=300)})
+    hourly = run(analyze(cur, reference=ref, window="hour", multivariate=False))
+    assert len(hourly.windows) == 100 and hourly.windows[0].label == "2026-11-16 00:00"
+    assert hourly.windows[0].end == "2026-11-16T01:00:00Z"
+    weekly = run(analyze(cur, reference=ref, window="week", multivariate=False))
+    assert [w.label for w in weekly.windows] == ["2026-W47"]
+
+
+def test_bad_input_gives_statuses_or_clear_errors(demo, tmp_path: Path) -> None:
+    path, registry, _reports = demo
+    folder = path / "demo-data" / "breast-cancer"
+    frame = pd.read_csv(folder / "production-day-1.csv").drop(columns=["mean radius"])
+    report = run(analyze(frame, registry=registry, ref="breast-cancer:1", multivariate=False))
+    assert report.feature("mean radius").status == "not_testable"
+    assert any("lacks mean radius" in n for n in report.notes)
+    with pytest.raises(InvalidInputError, match="not both"):
+        run(analyze(frame, registry=registry, ref="breast-cancer:1", reference=frame))
+    with pytest.raises(InvalidInputError, match="unknown window"):
+        run(analyze(frame, reference=frame, window="month"))
+    bad_time = pd.read_csv(folder / "production-day-1.csv")
+    bad_time.loc[3, "timestamp"] = "yesterday"
+    with pytest.raises(DataError, match="current-1, data row 4: 'yesterday'") as info:
+        run(analyze(bad_time, registry=registry, ref="breast-cancer:1", multivariate=False))
+    assert "ISO 8601" in info.value.fix
+    with pytest.raises(DataError, match="no time column 'when'"):
+        run(analyze(frame, reference=frame, time_column="when"))
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match="empty"):
+        run(analyze(tmp_path / "empty.csv", reference=frame))
