@@ -723,6 +723,310 @@ def verify(app: _App, refs: tuple[str, ...], as_json: bool) -> None:
                         f"({', '.join(r['ref'] for r in failed)}) — see the lines above")
 
 
+# -- drift ----------------------------------------------------------------------------------
+
+_WINDOWS = ("hour", "day", "week")  # checked against core in the tests
+#: Marks of the per-window grid.
+_MARKS = {"drift": "●", "quality": "◆", "ok": "·", "not_testable": "-"}
+#: Exit status of `drift --fail-on-drift` when the data set drifted.
+DRIFT_EXIT_CODE = 3
+
+
+def _drift_effect(f: Any) -> str:
+    """``0.859 (11.5×)``: the effect size and how far past its threshold it is."""
+    if f.effect_size is None:
+        return _DASH
+    if not f.effect_threshold:
+        return _num(f.effect_size)
+    return f"{_num(f.effect_size)} ({f.effect_size / f.effect_threshold:.1f}×)"
+
+
+def _p_text(value: float | None) -> str:
+    return _DASH if value is None else f"{value:.2g}"
+
+
+def _drift_progress(quiet: bool) -> Callable[[ProgressEvent], None]:
+    """:func:`_progress_printer`, at most one line per 5 % within a step (a week of hourly
+    windows on ten hosts is 1680 profiling events)."""
+    show = _progress_printer(quiet)
+    last: dict[str, float] = {}
+
+    def throttled(event: ProgressEvent) -> None:
+        fraction = event.fraction if event.fraction is not None else -1.0
+        if event.step in last and 0 <= fraction - last[event.step] < 0.05 \
+                and event.step != "done":
+            return
+        last[event.step] = fraction
+        show(event)
+
+    return throttled
+
+
+def _short_labels(labels: Sequence[str]) -> tuple[str, list[str]]:
+    """Window labels without their common prefix (cut at a separator), and the prefix:
+    ``2026-11-16, 2026-11-17`` → ``2026-11-``, ``16, 17``."""
+    if len(labels) < 2:
+        return "", list(labels)
+    prefix = labels[0]
+    for label in labels[1:]:
+        while not label.startswith(prefix):
+            prefix = prefix[:-1]
+    while prefix and prefix[-1].isalnum():
+        prefix = prefix[:-1]  # never cut inside a number or a word
+    rest = [label[len(prefix):] for label in labels]
+    return (prefix, rest) if all(rest) else ("", list(labels))
+
+
+def _drift_grid(report: Any) -> str:
+    """Features × windows marks: the data-set verdict, then every feature flagged
+    somewhere (the others in one line)."""
+    prefix, short = _short_labels([w.label for w in report.windows])
+    names = [f.name for f in report.features]
+    flagged_somewhere = [n for n in names if report.feature(n).flagged
+                         or any(n in w.result.flagged for w in report.windows)]
+    rows = [["(data set)", *(_MARKS["drift"] if w.result.drift else _MARKS["ok"]
+                             for w in report.windows)]]
+    for name in flagged_somewhere:
+        marks = []
+        for w in report.windows:
+            try:
+                marks.append(_MARKS.get(w.result.feature(name).status, "?"))
+            except KeyError:
+                marks.append(_MARKS["not_testable"])
+        rows.append([_short(name, 32), *marks])
+    header = f"WINDOW {prefix}…" if prefix else "WINDOW"
+    text = _table([header, *short], rows, indent=2)
+    rest = len(names) - len(flagged_somewhere)
+    if rest and flagged_somewhere:
+        text += f"\n  (the other {rest} features: no flag in any window)"
+    return text
+
+
+def _drift_performance(report: Any) -> str:
+    """Per-window performance: estimated without labels (with its band), and realized
+    where the current data has the target column; ``""`` when there is neither."""
+    points = [p for p in report.performance
+              if p.realized or (p.estimated is not None and p.estimated.value is not None)]
+    if not points:
+        return ""
+    realized = list(dict.fromkeys(k for p in points for k in (p.realized or {})))
+    metric = next((p.estimated.metric for p in points if p.estimated is not None), None)
+    headers = ["WINDOW", "ROWS"]
+    if metric:
+        headers += [f"EST. {metric.upper()}", "BAND"]
+    headers += [f"REALIZED {name.upper()}" for name in realized]
+    rows = []
+    for p in points:
+        row = [p.window, p.rows]
+        if metric:
+            est = p.estimated
+            ok_est = est is not None and est.value is not None
+            row += [_num(est.value) if ok_est else _DASH,
+                    f"{_num(est.low)}–{_num(est.high)}"
+                    if ok_est and est.low is not None and est.high is not None else _DASH]
+        row += [_num((p.realized or {}).get(name)) for name in realized]
+        rows.append(row)
+    title = "Performance per window"
+    if metric:
+        title += " (estimated without labels; the band is where the realized value should fall)"
+    return title + "\n" + _table(headers, rows, right=range(1, len(headers)), indent=2)
+
+
+def _drift_text(report: Any, sources: str, skipped_multivariate: bool, top: int = 5) -> None:
+    """The human-readable drift report on stdout."""
+    overall = report.overall
+    verdict = "DRIFT" if report.drift else "NO DRIFT"
+    against = f"{report.model}'s reference" if report.model else "the reference data"
+    click.echo(f"{verdict}  {sources} ({overall.n_current} rows) vs {against} "
+               f"({overall.n_reference} rows)")
+    summary = report.summary()
+    for prefix in ("Drift detected: ", "No relevant drift: "):
+        if summary.startswith(prefix):  # the verdict says it already
+            summary = summary[len(prefix)].upper() + summary[len(prefix) + 1:]
+    click.echo(textwrap.fill(summary, width=_width()))
+    has_importance = bool(report.importance)
+    headers = ["FEATURE", "STATUS", "METHOD", "STATISTIC", "P (ADJ)", "EFFECT (× THRESHOLD)"]
+    if has_importance:
+        headers.append("IMPORTANCE")
+    rows = []
+    for f in report.features:
+        row = [_short(f.name, 32), f.status.replace("_", " "), f.method or _DASH,
+               _num(f.statistic), _p_text(f.p_adjusted), _drift_effect(f)]
+        if has_importance:
+            row.append(_num(report.importance.get(f.name)))
+        rows.append(row)
+    click.echo()
+    click.echo(_table(headers, rows, right=[3, 4, 5, 6]))
+    untestable = [f for f in report.features if f.status == "not_testable"]
+    for f in untestable:
+        click.echo(f"  {f.name}: {f.reason}")
+    quality = [(f.name, q) for f in report.features for q in f.quality if q.flagged]
+    for name, q in quality:
+        click.echo(f"  {name}: {q.describe()}")
+
+    click.echo()
+    lines: list[tuple[str, Any]] = []
+    multi = report.multivariate
+    if multi is not None:
+        state = "drift" if multi.flagged else getattr(multi, "status", "ok").replace("_", " ")
+        lines.append(("multivariate", f"{state} — {multi.summary}"))
+    else:
+        lines.append(("multivariate", "skipped (--no-multivariate)" if skipped_multivariate
+                      else "not run"))
+    pred = report.predictions
+    if pred is not None:
+        flagged = bool(getattr(pred, "flagged", getattr(pred, "drift", False)))
+        summary = getattr(pred, "summary", "")
+        summary = summary() if callable(summary) else summary
+        lines.append(("model outputs", ("drift" if flagged else "ok")
+                      + (f" — {summary}" if summary else "")))
+    elif report.model:
+        lines.append(("model outputs", "not analysed (see the notes)"))
+    click.echo(_pairs(lines, indent=0))
+
+    perf = _drift_performance(report)
+    if perf:
+        click.echo("\n" + perf)
+    if len(report.windows) > 1:
+        click.echo(f"\nPer window ({_MARKS['drift']} drift, {_MARKS['quality']} data quality, "
+                   f"{_MARKS['ok']} ok, {_MARKS['not_testable']} not testable)")
+        click.echo(_drift_grid(report))
+    if report.hosts:
+        click.echo("\nPer host")
+        click.echo(_table(["HOST", "ROWS", "VERDICT", "FLAGGED"],
+                          [[h.host, h.rows, "drift" if h.result.drift else "ok",
+                            _short(", ".join(h.result.flagged), 60) or _DASH]
+                           for h in report.by_host], right=(1,), indent=2))
+
+    advice = list(report.advice)
+    if advice:
+        shown = advice[:top]
+        more = f" (top {top} of {len(advice)}; --json or --html for all)" \
+            if len(advice) > top else ""
+        click.echo(f"\nAdvice{more}")
+        width = _width()
+        for a in shown:
+            lead = f"{a.rank:>2}. "
+            click.echo(textwrap.fill(f"[{a.severity}] {a.title}", width=width,
+                                     initial_indent=lead, subsequent_indent=" " * len(lead)))
+            click.echo(textwrap.fill(a.text, width=width, initial_indent=" " * len(lead),
+                                     subsequent_indent=" " * len(lead)))
+            click.echo(textwrap.fill(a.action, width=width,
+                                     initial_indent=" " * len(lead) + "→ ",
+                                     subsequent_indent=" " * (len(lead) + 2)))
+    notes = list(getattr(report, "notes", ()) or ())
+    if notes:
+        click.echo("\nNotes")
+        for note in notes:
+            click.echo(textwrap.fill(note, width=_width(), initial_indent="  - ",
+                                     subsequent_indent="    "))
+
+
+def _expand_currents(values: Sequence[Path]) -> list[Path]:
+    """``--current`` values with quoted wildcards expanded (``'day-*.csv'``), in name order."""
+    import glob
+
+    out: list[Path] = []
+    for value in values:
+        text = str(value)
+        if value.exists() or not any(c in text for c in "*?["):
+            out.append(value)
+            continue
+        matches = sorted(glob.glob(text))
+        if not matches:
+            raise _CliError(f"no file matches {text} — check the folder and the pattern "
+                            "(quote it, so that modeldeck expands it rather than the shell)")
+        out.extend(Path(m) for m in matches)
+    return out
+
+
+def _write_html(report: Any, out: Path) -> None:
+    from modeldeck.core.drift.html import render_html
+
+    text = render_html(report)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _CliError(f"cannot write the HTML report to {out} ({exc.strerror or exc}) — "
+                        "pick a folder that exists and that you may write to") from None
+
+
+@cli.command(short_help="Check current data for drift against a model or reference data.")
+@click.argument("ref", required=False)
+@click.option("--current", "currents", multiple=True, required=True, metavar="DATA",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Current (production) data, CSV or Parquet; repeat for several files, "
+                   "or quote a pattern ('day-*.csv'). Without a time column, each file is "
+                   "one window.")
+@click.option("--reference", metavar="DATA", type=click.Path(dir_okay=False, path_type=Path),
+              help="Compare with this data instead of a model version's reference (no "
+                   "model needed).")
+@click.option("--time-column", metavar="COL",
+              help="Cut the current data into windows by this time column (default: "
+                   "'timestamp' when present).")
+@click.option("--window", type=click.Choice(_WINDOWS),
+              help="Window length with a time column.  [default: day]")
+@click.option("--host-column", metavar="COL",
+              help="Per-host views by this column (default: 'host' when present).")
+@click.option("--no-multivariate", is_flag=True,
+              help="Skip the multivariate tests (domain classifier and PCA; a few seconds).")
+@click.option("--html", "html_out", metavar="OUT",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML report (charts inline, no network).")
+@click.option("--fail-on-drift", is_flag=True,
+              help=f"Exit with status {DRIFT_EXIT_CODE} when the data set drifted (for CI "
+                   "and cron).")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print progress.")
+@json_option
+@pass_app
+def drift(app: _App, ref: str | None, currents: tuple[Path, ...], reference: Path | None,
+          time_column: str | None, window: str | None, host_column: str | None,
+          no_multivariate: bool, html_out: Path | None, fail_on_drift: bool, quiet: bool,
+          as_json: bool) -> None:
+    """Compare current data with a model version's reference data, or with any data.
+
+    With REF (NAME, NAME:VERSION or NAME@ALIAS) the version's stored reference profile,
+    feature importance and holdout predictions are used: features are ranked by how much
+    the model relies on them, and the model's outputs and estimated performance are
+    checked too. With --reference instead, any two data sets are compared.
+
+    A feature is flagged only when its change is both larger than its threshold and
+    statistically significant across all features; data-quality problems (missing
+    values, unseen categories, out-of-range values, infinities) are flagged on their own.
+    Exit status: 0, or 3 with --fail-on-drift when the data set drifted.
+
+    \b
+    Examples:
+      modeldeck drift breast-cancer@production --current day-6.csv --current day-7.csv
+      modeldeck drift breast-cancer@production --current 'day-*.csv' --html drift.html
+      modeldeck drift --reference train.csv --current today.csv --fail-on-drift
+    """
+    from modeldeck.core.drift.report import analyze
+    from modeldeck.core.progress import run
+
+    if (ref is None) == (reference is None):
+        raise click.UsageError("give a model version (REF) or --reference DATA, not both"
+                               if ref is not None else
+                               "give a model version (REF) or --reference DATA")
+    currents = tuple(_expand_currents(currents))
+    registry = app.registry() if ref is not None else None
+    report = run(analyze(list(currents), registry=registry, ref=ref, reference=reference,
+                         time_column=time_column, window=window, host_column=host_column,
+                         multivariate=not no_multivariate),
+                 _drift_progress(quiet))
+    if html_out is not None:
+        _write_html(report, html_out)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        files = (currents[0].name if len(currents) == 1 else f"{len(currents)} files")
+        _drift_text(report, files, no_multivariate)
+    if html_out is not None:
+        click.echo(f"Wrote the HTML report to {html_out}", err=True)
+    if fail_on_drift and report.drift:
+        click.get_current_context().exit(DRIFT_EXIT_CODE)
+
+
 # -- aliases --------------------------------------------------------------------------------
 
 
