@@ -725,7 +725,7 @@ def verify(app: _App, refs: tuple[str, ...], as_json: bool) -> None:
 
 # -- drift ----------------------------------------------------------------------------------
 
-_WINDOWS = ("hour", "day", "week")  # checked against core in the tests
+_WINDOWS = ("file", "hour", "day", "week")  # checked against core in the tests
 #: Marks of the per-window grid.
 _MARKS = {"drift": "●", "quality": "◆", "ok": "·", "not_testable": "-"}
 #: Exit status of `drift --fail-on-drift` when the data set drifted.
@@ -965,7 +965,8 @@ def _write_html(report: Any, out: Path) -> None:
               help="Cut the current data into windows by this time column (default: "
                    "'timestamp' when present).")
 @click.option("--window", type=click.Choice(_WINDOWS),
-              help="Window length with a time column.  [default: day]")
+              help="Window length with a time column, or 'file': one window per "
+                   "--current file.  [default: day]")
 @click.option("--host-column", metavar="COL",
               help="Per-host views by this column (default: 'host' when present).")
 @click.option("--no-multivariate", is_flag=True,

@@ -49,7 +49,8 @@ from modeldeck.core.drift.stats import (
 from modeldeck.core.errors import DataError, InvalidInputError, ModelDeckError
 from modeldeck.core.progress import CancelToken, Operation, ProgressEvent, scaled
 
-WINDOW_UNITS = ("hour", "day", "week")
+#: "file": one window per current file (or frame), whatever time columns the data has.
+WINDOW_UNITS = ("file", "hour", "day", "week")
 DEFAULT_TIME_COLUMN = "timestamp"
 DEFAULT_HOST_COLUMN = "host"
 #: The seed of every reservoir draw and merge, so a report is reproducible.
@@ -249,7 +250,8 @@ def analyze(
         Model-free mode: the reference data (path or DataFrame).
     time_column, window
         Cut the current data into windows of ``window`` (hour, day, week; default day) by
-        ``time_column`` (default: a column named ``timestamp`` when present).
+        ``time_column`` (default: a column named ``timestamp`` when present); ``"file"``
+        makes each current file (or frame) one window.
     host_column
         Per-host views by this column (default: a column named ``host`` when present).
     thresholds
@@ -300,7 +302,8 @@ def analyze(
     data = pd.concat([f for _, f in frames], ignore_index=True) if len(frames) > 1 \
         else frames[0][1]
     notes: list[str] = []
-    time_column = _pick(time_column, DEFAULT_TIME_COLUMN, data, spec, "time")
+    time_column = None if window == "file" else _pick(time_column, DEFAULT_TIME_COLUMN,
+                                                       data, spec, "time")
     host_column = _pick(host_column, DEFAULT_HOST_COLUMN, data, spec, "host")
     labels, starts, ends = _window_labels(frames, data, time_column, window or "day")
     window_unit = (window or "day") if time_column else None
@@ -461,12 +464,10 @@ def _model_outputs(registry: Any, version: Any, data: pd.DataFrame, labels: np.n
 
 
 def _metrics_dict(realized: Any) -> dict[str, float] | None:
-    if realized is None:
+    """The realized metrics of a window as ``{name: value}`` (``None`` without labels)."""
+    if realized is None or getattr(realized, "status", "ok") != "ok":
         return None
-    if isinstance(realized, dict):
-        return realized
-    to_dict = getattr(realized, "to_dict", None)
-    return to_dict() if to_dict else dict(realized)
+    return {k: float(v) for k, v in realized.metrics.items() if v is not None}
 
 
 # --------------------------------------------------------------------------- advice

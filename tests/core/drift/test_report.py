@@ -98,6 +98,18 @@ def test_model_outputs_and_label_free_performance(demo) -> None:
         assert abs(est.value - baseline) < 0.15
     assert any("not scored" in n for n in report.notes)  # the NaN rows on edge-2
     assert reports["diabetes"].performance[0].estimated is None  # a regressor: no CBPE
+    assert all(p.realized is None for p in report.performance)  # no labels in the files
+
+
+def test_realized_performance_when_the_data_carries_labels(demo) -> None:
+    path, registry, _reports = demo
+    folder = path / "demo-data" / "diabetes"
+    day = pd.read_csv(folder / "production-day-2.csv")
+    day["progression"] = pd.read_csv(folder / "production-day-2.labels.csv")["progression"]
+    report = run(analyze(day, registry=registry, ref="diabetes:1", multivariate=False))
+    realized = report.performance[0].realized
+    assert realized is not None and report.performance[0].rows == 200
+    assert set(realized) == {"mae", "rmse", "r2"} and realized["r2"] > 0
 
 
 def test_histograms_and_window_scores(demo) -> None:
@@ -141,6 +153,10 @@ def test_model_free_files_are_windows(demo) -> None:
     frames = [pd.read_csv(f).drop(columns=["timestamp"]) for f in files]
     by_file = run(analyze(frames, reference=folder / "reference.csv", multivariate=False))
     assert [w.label for w in by_file.windows] == ["current-1", "current-2"]
+    files_as_windows = run(analyze(files, reference=folder / "reference.csv", window="file",
+                                   multivariate=False))
+    assert [w.label for w in files_as_windows.windows] == ["production-day-1",
+                                                           "production-day-7"]
     assert not by_file.windows[0].result.drift and by_file.windows[1].result.drift
 
 
