@@ -56,9 +56,7 @@ class PageEntry:
 
 PAGES: tuple[PageEntry, ...] = (
     PageEntry("models", "Models", "page-models.svg"),
-    PageEntry("drift", "Drift", "page-drift.svg",
-              "Comes with drift monitoring: reference vs production profiles, "
-              "per-feature drift and plain-language advice."),
+    PageEntry("drift", "Drift", "page-drift.svg"),
     PageEntry("fleet", "Fleet", "page-fleet.svg",
               "Comes with on-prem deployment: hosts reached over SSH, rollouts "
               "and one-click rollback."),
@@ -204,6 +202,7 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.task_status)
 
         self._build_pages()
+        self._connect_pages()
         self.sidebar.currentRowChanged.connect(self._on_sidebar_current_row_changed)
         self.sidebar.setCurrentRow(0)
         self._restore_state()
@@ -230,7 +229,18 @@ class MainWindow(QMainWindow):
             from modeldeck.gui.pages.models import ModelsPage
 
             return ModelsPage(self.workspace, self.runner, self.banner, self)
+        if key == "drift":
+            from modeldeck.gui.pages.drift import DriftPage
+
+            return DriftPage(self.workspace, self.runner, self.banner, self)
         raise KeyError(key)
+
+    def _connect_pages(self) -> None:
+        models, drift = self._page_widgets.get("models"), self._page_widgets.get("drift")
+        if models is not None and drift is not None:
+            # A new version or a moved alias changes what the Drift page offers.
+            models.version_registered.connect(lambda *_args: drift.refresh_models())
+            models.alias_changed.connect(lambda *_args: drift.refresh_models())
 
     def page(self, key: str) -> QWidget:
         """The page widget for sidebar ``key`` (only built pages exist)."""
