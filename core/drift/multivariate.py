@@ -84,6 +84,7 @@ import numpy as np
 import pandas as pd
 
 from modeldeck.core.drift.stats import DRIFT, NOT_TESTABLE, OK
+from modeldeck.core.drift.stats import json_float as _num
 from modeldeck.core.errors import DataError, InvalidInputError
 from modeldeck.core.progress import CancelToken, Operation, ProgressEvent, run
 
@@ -209,12 +210,6 @@ class MultivariateConfig:
 # --------------------------------------------------------------------------- results
 
 
-def _num(value: float | None) -> float | None:
-    """JSON-safe float: ``None`` for missing, NaN or infinite."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)

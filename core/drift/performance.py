@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from modeldeck.core.drift.profile import numeric_edges
+from modeldeck.core.drift.stats import json_float as _num
 from modeldeck.core.drift.stats import (
     DRIFT,
     NOT_TESTABLE,
@@ -102,12 +103,6 @@ _FORMAT = 1
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d+\.0+$")
 
 
-def _num(value: float | None) -> float | None:
-    """JSON-safe float: ``None`` for missing, NaN or infinite."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _label_key(value: Any) -> str | None:

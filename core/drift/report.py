@@ -40,12 +40,12 @@ from modeldeck.core.drift.profile import (
 )
 from modeldeck.core.drift.stats import (
     DRIFT,
-    QUALITY,
     DriftResult,
     DriftThresholds,
     FeatureDrift,
     compare_profiles,
 )
+from modeldeck.core.drift.stats import json_float as _num
 from modeldeck.core.errors import DataError, InvalidInputError, ModelDeckError
 from modeldeck.core.progress import CancelToken, Operation, ProgressEvent, scaled
 
@@ -614,10 +614,6 @@ def _where(report: DriftReport, feature: str,
 # --------------------------------------------------------------------------- helpers
 
 
-def _num(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 def _iso(value: datetime | None) -> str | None:

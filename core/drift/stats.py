@@ -420,12 +420,15 @@ def _clip_p(p: float) -> float:
 # --------------------------------------------------------------------------- results
 
 
-def _num(value: float | None) -> float | None:
-    """JSON-safe float: ``None`` for missing/NaN/inf."""
+def json_float(value: float | None) -> float | None:
+    """JSON-safe float: ``None`` for missing, NaN or infinite (shared by the drift modules)."""
     if value is None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+_num = json_float
 
 
 @dataclass(frozen=True)
