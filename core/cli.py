@@ -723,6 +723,51 @@ def verify(app: _App, refs: tuple[str, ...], as_json: bool) -> None:
                         f"({', '.join(r['ref'] for r in failed)}) — see the lines above")
 
 
+@cli.command("drift-thresholds", short_help="Show or set a model's drift thresholds.")
+@click.argument("name")
+@click.argument("settings", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--reset", is_flag=True, help="Go back to the defaults (then apply any KEY=VALUE).")
+@json_option
+@pass_app
+def drift_thresholds(app: _App, name: str, settings: tuple[str, ...], reset: bool,
+                     as_json: bool) -> None:
+    """Show the drift thresholds model NAME is judged by, or set some of them.
+
+    A feature is flagged only when its change exceeds its threshold AND is significant
+    after Benjamini-Hochberg control at level alpha. `modeldeck drift` uses the model's
+    own values; the others keep their defaults. Changes are audited.
+
+    \b
+    Examples:
+      modeldeck drift-thresholds breast-cancer
+      modeldeck drift-thresholds breast-cancer wasserstein_sd=0.15 dataset_min_flagged=2
+      modeldeck drift-thresholds breast-cancer --reset
+    """
+    from modeldeck.core.drift.stats import DriftThresholds
+
+    registry = app.registry()
+    values: dict[str, float] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        try:
+            values[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.UsageError(f"'{item}' is not KEY=VALUE with a number, "
+                                   "e.g. wasserstein_sd=0.15")
+    own = (registry.set_drift_thresholds(name, values, reset=reset) if values or reset
+           else registry.drift_thresholds(name))
+    defaults = DriftThresholds().to_dict()
+    effective = DriftThresholds.from_dict(own).to_dict()
+    if as_json:
+        _echo_json({"model": name, "own": own, "effective": effective, "defaults": defaults})
+        return
+    rows = [(key, f"{effective[key]:g}", f"{defaults[key]:g}",
+             "set for this model" if key in own else "default") for key in effective]
+    click.echo(_table(["THRESHOLD", "VALUE", "DEFAULT", ""], rows, right=(1, 2)))
+
+
 # -- drift ----------------------------------------------------------------------------------
 
 _WINDOWS = ("file", "hour", "day", "week")  # checked against core in the tests

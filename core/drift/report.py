@@ -255,7 +255,8 @@ def analyze(
     host_column
         Per-host views by this column (default: a column named ``host`` when present).
     thresholds
-        Relevance thresholds; :class:`DriftThresholds` defaults if ``None``.
+        Relevance thresholds; if ``None``, the model's own (``Registry.set_drift_thresholds``)
+        over the :class:`DriftThresholds` defaults in model-aware mode, else the defaults.
     multivariate
         Run the domain-classifier and PCA tests (a few seconds).
     cancel
@@ -278,13 +279,13 @@ def analyze(
     if window is not None and window not in WINDOW_UNITS:
         raise InvalidInputError(f"unknown window '{window}'",
                                 f"use one of: {', '.join(WINDOW_UNITS)}")
-    thresholds = thresholds or DriftThresholds()
-
     yield ProgressEvent("reading", 0.02, "reading the reference")
     version = None
     importance: dict[str, float] = {}
     if ref is not None:
         version = registry.get_version(ref)
+        if thresholds is None:
+            thresholds = DriftThresholds.from_dict(registry.drift_thresholds(version.model))
         reference_profile = registry.load_reference_profile(version)
         importance = version.feature_importance()
     else:
@@ -296,6 +297,7 @@ def analyze(
         ref_frame = ref_frame.drop(columns=meta)
         _spec, reference_profile = build_reference(ref_frame, seed=SEED)
     spec = reference_profile.spec
+    thresholds = thresholds or DriftThresholds()
 
     yield ProgressEvent("reading", 0.08, "reading the current data")
     frames = _read_current(current)

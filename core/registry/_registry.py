@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -463,6 +464,33 @@ class Registry:
     def update_card(self, ref: str, card: ModelCard) -> VersionInfo:
         """Replace the model card of version ``ref``."""
         return self.store.update_card(parse_ref(ref), card)
+
+    def drift_thresholds(self, name: str) -> dict[str, float]:
+        """The model's own drift thresholds (only those that differ from the defaults)."""
+        self.store.get_model(name)  # NotFoundError for an unknown model
+        row = self.ws.db.conn.execute("SELECT drift_thresholds FROM models WHERE name = ?",
+                                      (name,)).fetchone()
+        return dict(json.loads(row[0]))
+
+    def set_drift_thresholds(self, name: str, values: Mapping[str, float],
+                             reset: bool = False) -> dict[str, float]:
+        """Set (or with ``reset`` clear) some of a model's drift thresholds; audited.
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown threshold name or an invalid value (the message lists the names).
+        """
+        from modeldeck.core.drift.stats import DriftThresholds
+
+        merged = {} if reset else self.drift_thresholds(name)
+        merged.update({k: float(v) for k, v in values.items()})
+        DriftThresholds.from_dict(merged)  # validates names and values
+        with self.ws.mutate("model.drift-thresholds", name, "edit-model") as change:
+            change.db.conn.execute("UPDATE models SET drift_thresholds = ? WHERE name = ?",
+                                   (json.dumps(merged, sort_keys=True), name))
+            change.payload.update(thresholds=merged, reset=reset)
+        return merged
 
     def compare(self, ref_a: str, ref_b: str) -> VersionComparison:
         """Metric deltas (b − a), schema diff and environment diff of two versions."""

@@ -118,6 +118,10 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE versions ADD COLUMN reference_profile_sha256 TEXT "
         "REFERENCES artifacts(sha256)",
     ],
+    # 3: per-model drift thresholds (only the values that differ from the defaults)
+    [
+        "ALTER TABLE models ADD COLUMN drift_thresholds TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

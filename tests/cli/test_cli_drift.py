@@ -233,3 +233,18 @@ def test_window_choices_match_core():
     from modeldeck.core.drift.report import WINDOW_UNITS
 
     assert tuple(_WINDOWS) == tuple(WINDOW_UNITS)
+
+
+def test_drift_thresholds_command(invoke, demo_ws):
+    shown = invoke("drift-thresholds", "diabetes", ws=demo_ws)
+    assert shown.exit_code == 0 and "wasserstein_sd" in shown.stdout
+    assert "set for this model" not in shown.stdout
+    changed = invoke("drift-thresholds", "diabetes", "wasserstein_sd=0.2", "--json", ws=demo_ws)
+    assert changed.exit_code == 0, changed.output
+    data = as_json(changed)
+    assert data["own"] == {"wasserstein_sd": 0.2} and data["effective"]["wasserstein_sd"] == 0.2
+    bad = invoke("drift-thresholds", "diabetes", "bogus=1", ws=demo_ws)
+    assert bad.exit_code == 1 and "unknown drift threshold" in bad.stderr
+    assert invoke("drift-thresholds", "diabetes", "wasserstein_sd", ws=demo_ws).exit_code == 2
+    reset = invoke("drift-thresholds", "diabetes", "--reset", "--json", ws=demo_ws)
+    assert as_json(reset)["own"] == {}

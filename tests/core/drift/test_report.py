@@ -194,3 +194,30 @@ def test_bad_input_gives_statuses_or_clear_errors(demo, tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match="empty"):
         run(analyze(tmp_path / "empty.csv", reference=frame))
+
+
+def test_per_model_thresholds_are_stored_audited_and_used(demo) -> None:
+    path, registry, reports = demo
+    day7 = path / "demo-data" / "diabetes" / "production-day-7.csv"
+    assert registry.drift_thresholds("diabetes") == {}
+    own = registry.set_drift_thresholds("diabetes", {"wasserstein_sd": 5.0})
+    try:
+        assert own == {"wasserstein_sd": 5.0}
+        entry = registry.ws.audit_log(limit=1)[0]
+        assert entry.action == "model.drift-thresholds" and entry.subject == "diabetes"
+        lenient = run(analyze(day7, registry=registry, ref="diabetes@production",
+                              multivariate=False))
+        assert lenient.thresholds.wasserstein_sd == 5.0
+        assert "s5" not in lenient.overall.drifted  # a 5-sd bar: no distribution alarm
+        with pytest.raises(InvalidInputError, match="unknown drift threshold"):
+            registry.set_drift_thresholds("diabetes", {"bogus": 1})
+        with Workspace.open(path, actor="bob") as as_reviewer:  # may not edit models
+            from modeldeck.core.errors import PermissionDeniedError
+
+            with pytest.raises(PermissionDeniedError):
+                Registry(as_reviewer).set_drift_thresholds("diabetes", {"alpha": 0.01})
+    finally:
+        assert registry.set_drift_thresholds("diabetes", {}, reset=True) == {}
+    strict = run(analyze(day7, registry=registry, ref="diabetes@production",
+                         multivariate=False))
+    assert "s5" in strict.overall.drifted
