@@ -1014,6 +1014,10 @@ def _write_html(report: Any, out: Path) -> None:
                    "--current file.  [default: day]")
 @click.option("--host-column", metavar="COL",
               help="Per-host views by this column (default: 'host' when present).")
+@click.option("--since", metavar="TIME",
+              help="Only rows at or after this date/time (ISO 8601; needs a time column).")
+@click.option("--until", metavar="TIME",
+              help="Only rows before this date/time (ISO 8601; needs a time column).")
 @click.option("--no-multivariate", is_flag=True,
               help="Skip the multivariate tests (domain classifier and PCA; a few seconds).")
 @click.option("--html", "html_out", metavar="OUT",
@@ -1027,7 +1031,7 @@ def _write_html(report: Any, out: Path) -> None:
 @pass_app
 def drift(app: _App, ref: str | None, currents: tuple[Path, ...], reference: Path | None,
           time_column: str | None, window: str | None, host_column: str | None,
-          no_multivariate: bool, html_out: Path | None, fail_on_drift: bool, quiet: bool,
+          since: str | None, until: str | None, no_multivariate: bool, html_out: Path | None, fail_on_drift: bool, quiet: bool,
           as_json: bool) -> None:
     """Compare current data with a model version's reference data, or with any data.
 
@@ -1057,6 +1061,7 @@ def drift(app: _App, ref: str | None, currents: tuple[Path, ...], reference: Pat
     currents = tuple(_expand_currents(currents))
     registry = app.registry() if ref is not None else None
     report = run(analyze(list(currents), registry=registry, ref=ref, reference=reference,
+                         since=since, until=until,
                          time_column=time_column, window=window, host_column=host_column,
                          multivariate=not no_multivariate),
                  _drift_progress(quiet))

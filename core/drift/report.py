@@ -230,6 +230,7 @@ def analyze(
     reference: Current | None = None, time_column: str | None = None,
     window: str | None = None, host_column: str | None = None,
     thresholds: DriftThresholds | None = None, multivariate: bool = True,
+    since: str | datetime | None = None, until: str | datetime | None = None,
     cancel: CancelToken | None = None,
 ) -> Operation[DriftReport]:
     """Compare current data with a model version's reference (or any reference data).
@@ -259,6 +260,9 @@ def analyze(
         over the :class:`DriftThresholds` defaults in model-aware mode, else the defaults.
     multivariate
         Run the domain-classifier and PCA tests (a few seconds).
+    since, until
+        Keep only rows whose time is at or after ``since`` and before ``until`` (ISO 8601
+        or datetimes; dates mean midnight UTC). Needs a time column.
     cancel
         Checked between steps.
 
@@ -307,6 +311,8 @@ def analyze(
     time_column = None if window == "file" else _pick(time_column, DEFAULT_TIME_COLUMN,
                                                        data, spec, "time")
     host_column = _pick(host_column, DEFAULT_HOST_COLUMN, data, spec, "host")
+    if since is not None or until is not None:
+        data, frames = _time_range(data, frames, time_column, since, until)
     labels, starts, ends = _window_labels(frames, data, time_column, window or "day")
     window_unit = (window or "day") if time_column else None
     hosts_col = (data[host_column].astype("string").fillna("(unknown)").to_numpy()
@@ -661,6 +667,48 @@ def _pick(explicit: str | None, default: str, data: pd.DataFrame, spec: Referenc
     if default in data.columns and default not in spec.names:
         return default
     return None
+
+
+def _instant(value: str | datetime, what: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"--{what} '{value}' is not a date or time",
+                                "write e.g. 2026-11-20 or 2026-11-20T14:00:00Z") from None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _time_range(data: pd.DataFrame, frames: list[tuple[str, pd.DataFrame]],
+                time_column: str | None, since: str | datetime | None,
+                until: str | datetime | None
+                ) -> tuple[pd.DataFrame, list[tuple[str, pd.DataFrame]]]:
+    """Keep the rows in ``[since, until)``; the per-file frames are cut the same way."""
+    if time_column is None:
+        raise DataError("a time range needs a time column, and the current data has none",
+                        "add a 'timestamp' column or name one with --time-column")
+    low = _instant(since, "since") if since is not None else None
+    high = _instant(until, "until") if until is not None else None
+    if low is not None and high is not None and high <= low:
+        raise InvalidInputError("the time range is empty: --until is not after --since",
+                                "swap or widen the two dates")
+
+    def keep(frame: pd.DataFrame) -> np.ndarray:
+        times = pd.to_datetime(frame[time_column], utc=True, errors="coerce", format="mixed")
+        mask = np.ones(len(frame), dtype=bool)
+        if low is not None:
+            mask &= (times >= low).to_numpy()
+        if high is not None:
+            mask &= (times < high).to_numpy()
+        return mask | times.isna().to_numpy()  # unparseable times are reported later
+
+    frames = [(name, frame.loc[keep(frame)]) for name, frame in frames]
+    frames = [(name, frame) for name, frame in frames if len(frame)]
+    if not frames:
+        raise DataError("no current rows fall in the time range",
+                        "widen --since/--until (the data's times are in its "
+                        f"'{time_column}' column)")
+    data = pd.concat([f for _, f in frames], ignore_index=True)
+    return data, frames
 
 
 _WINDOW_FORMAT = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "%G-W%V"}

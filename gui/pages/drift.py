@@ -21,11 +21,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, Signal
+from PySide6.QtCore import QDate, QItemSelectionModel, QModelIndex, QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDateEdit,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -363,6 +364,23 @@ class DriftPage(QWidget):
         self.window_combo.setToolTip(
             "How the current data is cut into windows: by its timestamp column (hour, day, "
             "week), or one window per file when the data has no timestamp column")
+        # An optional time range (by the data's timestamp column), inclusive of both days.
+        self.range_check = QCheckBox("Only from", self.controls)
+        self.range_check.setObjectName("rangeCheck")
+        self.range_check.setToolTip("Analyse only the rows whose timestamp falls between the "
+                                    "two dates (both days included)")
+        self.since_edit = QDateEdit(self.controls)
+        self.until_edit = QDateEdit(self.controls)
+        today = QDate.currentDate()
+        for edit, name, date in ((self.since_edit, "sinceEdit", today.addDays(-6)),
+                                 (self.until_edit, "untilEdit", today)):
+            edit.setObjectName(name)
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setDate(date)
+            edit.setEnabled(False)
+        self.range_check.toggled.connect(self.since_edit.setEnabled)
+        self.range_check.toggled.connect(self.until_edit.setEnabled)
         self.multivariate_check = QCheckBox("Joint distribution", self.controls)
         self.multivariate_check.setObjectName("multivariateCheck")
         self.multivariate_check.setChecked(True)
@@ -412,14 +430,22 @@ class DriftPage(QWidget):
         row2.addWidget(self.files_label, 1)
         row2.addWidget(self.files_hint)
         row2.addWidget(self.choose_button)
-        row2.addSpacing(4)
-        row2.addWidget(field("Windows"))
-        row2.addWidget(self.window_combo)
+        row3 = QHBoxLayout()
+        row3.setSpacing(8)
+        row3.addWidget(field("Windows"))
+        row3.addWidget(self.window_combo)
+        row3.addSpacing(12)
+        row3.addWidget(self.range_check)
+        row3.addWidget(self.since_edit)
+        row3.addWidget(field("to"))
+        row3.addWidget(self.until_edit)
+        row3.addStretch(1)
         controls_layout = QVBoxLayout(self.controls)
         controls_layout.setContentsMargins(14, 8, 14, 8)
         controls_layout.setSpacing(6)
         controls_layout.addLayout(row1)
         controls_layout.addLayout(row2)
+        controls_layout.addLayout(row3)
 
         self.model_combo.currentIndexChanged.connect(self._on_model_combo_current_index_changed)
         self.version_combo.currentIndexChanged.connect(self._on_version_combo_current_index_changed)
@@ -865,9 +891,10 @@ class DriftPage(QWidget):
         unit = self.window_combo.currentData()
         window = unit if unit in drift_report.WINDOW_UNITS else None
         files = [str(p) for p in self.current_files]
+        since, until = self.time_range()
         self.task = self.runner.run(
             drift_report.analyze, files, registry=self.registry, ref=ref, window=window,
-            multivariate=self.multivariate_check.isChecked(),
+            multivariate=self.multivariate_check.isChecked(), since=since, until=until,
             title=f"Analyzing drift of {ref}", on_done=self._on_analysis_finished,
             on_error=self._on_analysis_errored, on_cancelled=self._on_analysis_cancelled)
         self.task.progressed.connect(self._on_task_progressed)
@@ -875,6 +902,22 @@ class DriftPage(QWidget):
         self._show_running(True, "Starting…", None)
         self._update_actions()
         return self.task
+
+    def time_range(self) -> tuple[str | None, str | None]:
+        """``(since, until)`` for :func:`analyze`: the chosen days, or ``(None, None)``."""
+        if not self.range_check.isChecked():
+            return None, None
+        start, end = self.since_edit.date(), self.until_edit.date()
+        return (start.toString("yyyy-MM-dd"),
+                end.addDays(1).toString("yyyy-MM-dd"))  # the last day is included
+
+    def _follow_report_dates(self, report: Any) -> None:
+        # Offer the analysed span as the range to narrow, unless the user set one.
+        starts = [w.start for w in report.windows if w.start]
+        if self.range_check.isChecked() or not starts:
+            return
+        self.since_edit.setDate(QDate.fromString(min(starts)[:10], "yyyy-MM-dd"))
+        self.until_edit.setDate(QDate.fromString(max(starts)[:10], "yyyy-MM-dd"))
 
     def cancel_analysis(self) -> None:
         """Stop the running analysis."""
@@ -968,6 +1011,7 @@ class DriftPage(QWidget):
         self.select(feature, window)
         self._show_running(self.is_running)
         self._update_actions()
+        self._follow_report_dates(report)
         self.report_shown.emit(report)
 
     def _summary_text(self, report: Any) -> str:

@@ -248,3 +248,16 @@ def test_drift_thresholds_command(invoke, demo_ws):
     assert invoke("drift-thresholds", "diabetes", "wasserstein_sd", ws=demo_ws).exit_code == 2
     reset = invoke("drift-thresholds", "diabetes", "--reset", "--json", ws=demo_ws)
     assert as_json(reset)["own"] == {}
+
+
+def test_drift_time_range(invoke, demo_ws):
+    folder = demo_ws / "demo-data" / "breast-cancer"
+    result = invoke("drift", "breast-cancer@production", "--current",
+                    str(folder / "production-day-?.csv"), "--since", "2026-11-16",
+                    "--until", "2026-11-19", "--no-multivariate", "--json", ws=demo_ws)
+    data = as_json(result)
+    assert [w["window"] for w in data["windows"]] == ["2026-11-16", "2026-11-17", "2026-11-18"]
+    assert data["drift"] is False
+    bad = invoke("drift", "breast-cancer@production", "--current",
+                 str(folder / "production-day-1.csv"), "--since", "2031-01-01", ws=demo_ws)
+    assert bad.exit_code == 1 and "time range" in bad.stderr

@@ -365,3 +365,20 @@ def test_category_axis_thins_labels_to_fit(qapp):
     assert step > 1 and len(values) < 100
     assert axis.tickStrings(values[:2], 1, step) == ["window-000", f"window-{int(step):03d}"]
     assert axis.tickValues(99.5, -0.5, 600) == ticks  # an inverted view box
+
+
+def test_time_range_limits_the_windows(page, qtbot) -> None:
+    from PySide6.QtCore import QDate
+
+    run_analysis(page, qtbot)  # the first analysis offers the data's span as the range
+    assert page.since_edit.date() == QDate(2026, 11, 16)
+    assert page.until_edit.date() == QDate(2026, 11, 22)
+    assert not page.since_edit.isEnabled()
+    page.range_check.setChecked(True)
+    assert page.since_edit.isEnabled() and page.until_edit.isEnabled()
+    page.since_edit.setDate(QDate(2026, 11, 17))
+    page.until_edit.setDate(QDate(2026, 11, 19))
+    assert page.time_range() == ("2026-11-17", "2026-11-20")
+    report = run_analysis(page, qtbot)
+    assert [w.label for w in report.windows] == ["2026-11-17", "2026-11-18", "2026-11-19"]
+    assert not report.drift

@@ -221,3 +221,19 @@ def test_per_model_thresholds_are_stored_audited_and_used(demo) -> None:
     strict = run(analyze(day7, registry=registry, ref="diabetes@production",
                          multivariate=False))
     assert "s5" in strict.overall.drifted
+
+
+def test_time_range(demo) -> None:
+    path, registry, _reports = demo
+    files = sorted((path / "demo-data" / "diabetes").glob("production-day-[0-9].csv"))
+    report = run(analyze(files, registry=registry, ref="diabetes:1", multivariate=False,
+                         since="2026-11-18", until="2026-11-20T00:00:00Z"))
+    assert [w.label for w in report.windows] == ["2026-11-18", "2026-11-19"]
+    assert report.overall.n_current == 400 and not report.drift
+    with pytest.raises(DataError, match="no current rows fall in the time range"):
+        run(analyze(files, registry=registry, ref="diabetes:1", since="2030-01-01"))
+    with pytest.raises(InvalidInputError, match="not after"):
+        run(analyze(files, registry=registry, ref="diabetes:1", since="2026-11-20",
+                    until="2026-11-19"))
+    with pytest.raises(InvalidInputError, match="not a date"):
+        run(analyze(files, registry=registry, ref="diabetes:1", since="last tuesday"))
