@@ -1,0 +1,1 @@
+"""The on-host prediction server (see ``server.py``)."""
