@@ -1353,6 +1353,126 @@ def users_rm(app: _App, name: str) -> None:
     click.echo(f"Removed {name} (was {old}).")
 
 
+# -- releases and serving -------------------------------------------------------------------
+
+
+def _server_settings(settings: tuple[str, ...]) -> dict[str, str]:
+    values = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"'{item}' is not KEY=VALUE, e.g. threads=4")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _read_token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    token = path.read_text(encoding="utf-8").strip()
+    if not token:
+        raise click.UsageError(f"{path} is empty — put the token in it")
+    return token
+
+
+@cli.command(short_help="Build the release folder a host serves.")
+@click.argument("ref")
+@click.option("--out", "-o", "out", required=True, type=click.Path(path_type=Path),
+              help="The folder to write (must not exist, unless --overwrite).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="A server setting for config.json (repeatable), e.g. --set threads=4.")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Require this bearer token on every route but /health.")
+@click.option("--overwrite", is_flag=True, help="Replace the folder if it exists.")
+@json_option
+@pass_app
+def bundle(app: _App, ref: str, out: Path, settings: tuple[str, ...], token_file: Path | None,
+           overwrite: bool, as_json: bool) -> None:
+    """Write the release folder of REF: artifact, manifest with the sha256 of every file,
+    holdout rows for the host's self-check, drift specs, server settings and the runtime
+    code. Copy it to a host and run `bin/serve` there (Python with numpy, pandas,
+    scikit-learn, skops and waitress is all it needs).
+
+    \b
+    Examples:
+      modeldeck bundle breast-cancer@production --out /media/usb/bc-release
+      modeldeck bundle diabetes:2 -o rel --set threads=4 --set folder_enabled=true
+    """
+    from modeldeck.core.bundle import build_release
+
+    registry = app.registry()
+    built = build_release(registry, ref, out, config=_server_settings(settings),
+                          token=_read_token(token_file), actor=app.workspace().identity.name,
+                          overwrite=overwrite)
+    if as_json:
+        _echo_json({"path": str(built.path), "release_id": built.release_id,
+                    "model": built.model, "version": built.version, "files": built.files,
+                    "bytes": built.size})
+        return
+    click.echo(f"Built release {built.release_id} ({built.files} files, {_size(built.size)}) "
+               f"in {built.path}")
+    click.echo(f"On the host: {shlex.quote(str(built.path))}/bin/serve --port 8080")
+
+
+@cli.command(short_help="Serve a version's predictions over HTTP on this machine.")
+@click.argument("ref")
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", "-p", type=int, default=None, help="TCP port (default 8080).")
+@click.option("--threads", type=int, default=None, help="Worker threads (default 8).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Any other server setting (repeatable), e.g. --set max_rows=1000.")
+@click.option("--folder", is_flag=True, default=None,
+              help="Folder mode: score CSV/Parquet files dropped into STATE/folder/inbox.")
+@click.option("--webhook", metavar="URL", help="POST every prediction batch to URL.")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Require this bearer token on every route but /health.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Prediction log, folder mode and dead letters "
+                   "(default WORKSPACE/serve/NAME/state).")
+@click.option("--port-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True,
+              help="Write the bound port to this file (with --port 0).")
+@pass_app
+def serve(app: _App, ref: str, host: str | None, port: int | None, threads: int | None,
+          settings: tuple[str, ...], folder: bool | None, webhook: str | None,
+          token_file: Path | None, state_dir: Path | None, port_file: Path | None) -> None:
+    """Serve version REF locally, exactly as a host would: build its release folder (under
+    the workspace), self-check it, and answer predictions until Ctrl-C.
+
+    \b
+    Examples:
+      modeldeck serve breast-cancer@production
+      curl -s localhost:8080/v1/predict -H 'Content-Type: application/json' \\
+           -d '[{"mean radius": 14.1, ...}]'
+      modeldeck serve diabetes --port 9000 --folder --webhook http://127.0.0.1:9100/in
+    """
+    from modeldeck.core.bundle import build_release
+    from modeldeck.core.runtime import server
+    from modeldeck.core.runtime.config import ServerConfig
+
+    registry = app.registry()
+    info = registry.get_version(ref)
+    root = app.workspace().path / "serve" / info.model
+    overrides = {"host": host, "port": port, "threads": threads, "folder_enabled": folder,
+                 "webhook_url": webhook}
+    config = ServerConfig.from_dict(_server_settings(settings)).with_overrides(**overrides)
+    staging = root / "releases" / ".building"
+    built = build_release(registry, info.ref, staging, actor=app.workspace().identity.name,
+                          overwrite=True)
+    target = root / "releases" / built.release_id
+    if target.exists():
+        shutil.rmtree(staging)
+    else:
+        staging.rename(target)
+    app.close()  # the server needs no workspace; do not hold the database open
+    server.setup_logging()
+    click.echo(f"Serving {info.ref} (release {built.release_id}) on "
+               f"http://{config.host}:{config.port} — Ctrl-C stops.", err=True)
+    click.echo(f"Try: curl -s http://{config.host}:{config.port}/ready", err=True)
+    code = server.serve(target, config, state_dir=state_dir, token=_read_token(token_file),
+                        port_file=port_file)
+    raise SystemExit(code)
+
+
 # -- entry point ----------------------------------------------------------------------------
 
 

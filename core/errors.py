@@ -68,6 +68,10 @@ class CorruptArtifactError(ModelDeckError):
     """An artifact's bytes no longer match their sha256."""
 
 
+class ReleaseError(ModelDeckError):
+    """A release folder is incomplete, altered, or its model fails the self-check."""
+
+
 class WorkspaceError(ModelDeckError):
     """The workspace cannot be opened or written (missing, newer schema, locked...)."""
 

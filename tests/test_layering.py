@@ -52,11 +52,30 @@ def test_core_never_imports_the_gui_toolkit() -> None:
     assert _violations(ROOT / "core", GUI_MODULES) == []
 
 
+#: The modules of core the on-host runtime may import (shipped in every release folder by
+#: modeldeck.core.bundle.SHARED_MODULES).
+RUNTIME_SHARED = ("modeldeck.core.errors", "modeldeck.core.progress", "modeldeck.core.schema",
+                  "modeldeck.core.modelio", "modeldeck.core.drift.profile")
+
+
 def test_runtime_stays_dependency_light() -> None:
     runtime = ROOT / "core" / "runtime"
-    if not runtime.exists():
-        pytest.skip("core/runtime arrives with the prediction-server issue")
     assert _violations(runtime, RUNTIME_FORBIDDEN) == []
+    stray = []
+    for path in sorted(runtime.rglob("*.py")):
+        for line, module in _imports(path):
+            if (module.startswith("modeldeck.") and module not in RUNTIME_SHARED
+                    and not module.startswith("modeldeck.core.runtime")):
+                stray.append(f"{path.relative_to(ROOT)}:{line}: imports {module}")
+    assert stray == []
+
+
+def test_releases_ship_exactly_the_shared_modules() -> None:
+    from modeldeck.core.bundle import SHARED_MODULES
+
+    shipped = {"modeldeck.core." + m.removesuffix(".py").replace("/", ".")
+               for m in SHARED_MODULES}
+    assert set(RUNTIME_SHARED) <= shipped
 
 
 def test_no_code_imports_the_top_level_folders_directly() -> None:
