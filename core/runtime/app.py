@@ -201,7 +201,7 @@ class App:
         if not 1 <= limit <= 100_000:
             raise RequestError(400, "bad_query", f"limit must be 1 to 100000, not {limit}",
                                "use e.g. limit=1000")
-        labeled = query.get("labeled", "").lower() in ("1", "true", "yes")
+        labeled = _flag(query, "labeled")
         return 200, self.service.logged_rows(_instant(query.get("since"), "since"),
                                              _instant(query.get("until"), "until"), limit,
                                              labeled)
@@ -223,8 +223,8 @@ class App:
         service.require_ready()
         rows = service.validator.predict_request(self._json(environ))
         query = self._query(environ) if environ.get("QUERY_STRING") else {}
-        want = bool(rows.options.get("probabilities")) or query.get(
-            "probabilities", "").lower() in ("1", "true", "yes")
+        asked = _flag(query, "probabilities")  # parsed (and checked) in any case
+        want = asked or bool(rows.options.get("probabilities"))
         served = service.serve(rows, "api")
         m = service.manifest
         return 200, {"model": m.name, "version": m.version, "release": m.release_id,
@@ -280,8 +280,20 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), allow_nan=False, default=str).encode()
 
 
+def _flag(query: dict[str, str], name: str) -> bool:
+    value = query.get(name)
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise RequestError(400, "bad_query", f"{name}={value!r} is not true or false",
+                       f"use {name}=true or {name}=false")
+
+
 def _instant(text: str | None, name: str) -> datetime | None:
-    if not text:
+    if text is None:
         return None
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))

@@ -1,7 +1,7 @@
 """Prediction ids: ``<boot>-<counter>``, unique across restarts, contiguous per batch.
 
 ``boot`` is 12 random hex characters drawn when the server starts; the counter counts the
-rows served since. A batch of ``n`` rows takes ``n`` consecutive counters at once, so the
+rows served since (at most 15 hex digits, so it always fits SQLite's 64-bit integers). A batch of ``n`` rows takes ``n`` consecutive counters at once, so the
 log stores one ``(boot, first, n)`` per batch and finds any id with a range query.
 """
 
@@ -11,7 +11,9 @@ import re
 import secrets
 import threading
 
-_ID = re.compile(r"^([0-9a-f]{12})-([0-9a-f]{1,16})$")
+#: What a prediction id looks like (also the OpenAPI document's pattern).
+ID_PATTERN = r"^([0-9a-f]{12})-([0-9a-f]{1,15})$"
+_ID = re.compile(ID_PATTERN)
 
 
 class IdAllocator:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from modeldeck.core.runtime.ids import ID_PATTERN
 from modeldeck.core.runtime.outputs import json_value
 from modeldeck.core.runtime.validation import STATUS, example_value
 from modeldeck.core.schema import ColumnSchema
@@ -133,9 +134,10 @@ def openapi_document(schema: Sequence[ColumnSchema], *, model: str, version: int
                            "instances or inputs).",
             {"200": _ok("The predictions, in input order.", "InvocationsResponse")},
             errors=("400", "413", "415", "422", "503"), token=token,
-            body=_body("InvocationsRequest", "An MLflow scoring request, or CSV text with a "
-                                             "header line.",
-                       {"dataframe_records": [example]}, csv=True))},
+            body=_body("InvocationsRequest", "An MLflow scoring request. (CSV text with a "
+                                             "header line is taken too, as Content-Type "
+                                             "text/csv; its columns are the model's.)",
+                       {"dataframe_records": [example]}))},
         "/v1/feedback": {"post": _operation(
             "feedback", "Ground-truth labels for earlier predictions, by prediction id (a "
                         "second label for an id replaces the first).",
@@ -245,6 +247,17 @@ def column_schema(column: ColumnSchema) -> dict[str, Any]:
     return out
 
 
+
+
+def _label_schema(task: str, labels: list[Any] | None) -> dict[str, Any]:
+    """A feedback label: one of the classes, or a number; null takes a label back."""
+    if task == "classification" and labels is not None:
+        return {"description": "The true class (null removes an earlier label).",
+                "enum": [*labels, None], "nullable": True}
+    return {"type": "number", "nullable": True,
+            "description": "The true value (null removes an earlier label)."}
+
+
 def _schemas(columns: tuple[ColumnSchema, ...], task: str, labels: list[Any] | None
              ) -> dict[str, Any]:
     names = [c.name for c in columns]
@@ -271,11 +284,7 @@ def _schemas(columns: tuple[ColumnSchema, ...], task: str, labels: list[Any] | N
                 "items": {"anyOf": cells}, "minItems": len(names), "maxItems": len(names)},
         "Rows": {"type": "array", "items": _ref("Row"), "minItems": 1},
         "ColumnNames": {"type": "array", "items": {"type": "string", "enum": names},
-                        "uniqueItems": True},
-        "ColumnLists": {"type": "object", "description": "Column name -> list of values.",
-                        "properties": {c.name: {"type": "array", "items": column_schema(c)}
-                                       for c in columns},
-                        "required": names, "additionalProperties": False},
+                        "uniqueItems": True, "minItems": len(names), "maxItems": len(names)},
         "PredictRequest": {"oneOf": [
             _ref("Records"),
             {"type": "object", "properties": {"records": _ref("Records"),
@@ -294,8 +303,12 @@ def _schemas(columns: tuple[ColumnSchema, ...], task: str, labels: list[Any] | N
                 "required": ["data"], "additionalProperties": False}),
             _mlflow_form("dataframe_records", _ref("Records")),
             _mlflow_form("instances", {"oneOf": [_ref("Records"), _ref("Rows")]}),
-            _mlflow_form("inputs", {"oneOf": [_ref("Records"), _ref("Rows"),
-                                              _ref("ColumnLists"), _ref("Record")]}),
+            # "inputs" also takes an object of equally long column lists; JSON Schema
+            # cannot say "equally long", so that form is described in words only
+            _mlflow_form("inputs", {"oneOf": [_ref("Records"), _ref("Rows"), _ref("Record")],
+                                    "description": "Records, rows in schema order, one "
+                                                   "record, or {column: [values...]} with "
+                                                   "lists of equal length."}),
         ]},
         "Prediction": {"type": "object", "properties": {
             "id": {"type": "string", "description": "The prediction id: send it back with "
@@ -311,9 +324,10 @@ def _schemas(columns: tuple[ColumnSchema, ...], task: str, labels: list[Any] | N
             "predictions": {"type": "array", "items": prediction}},
             "required": ["predictions"]},
         "FeedbackItem": {"type": "object", "properties": {
-            "prediction_id": {"type": "string"},
-            "label": {"description": "The true outcome (a class label or a number)."}},
-            "required": ["prediction_id", "label"]},
+            "prediction_id": {"type": "string", "pattern": ID_PATTERN,
+                              "description": "An id /v1/predict returned on this host."},
+            "label": _label_schema(task, labels)},
+            "required": ["prediction_id", "label"], "additionalProperties": False},
         "FeedbackRequest": {"oneOf": [
             _ref("FeedbackItem"),
             {"type": "object", "properties": {"feedback": {
@@ -393,7 +407,8 @@ def _schemas(columns: tuple[ColumnSchema, ...], task: str, labels: list[Any] | N
 
 def _mlflow_form(key: str, value: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": {key: value, "params": {
-        "type": "object", "additionalProperties": True, "description": "Ignored."}},
+        "type": "object", "nullable": True, "additionalProperties": True,
+        "description": "Ignored."}},
         "required": [key], "additionalProperties": False}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -250,6 +251,14 @@ class Service:
         predictor = self.require_ready()
         try:
             predictions, proba = predictor.predict_rows(rows)
+        except (ValueError, ArithmeticError) as exc:
+            # rows that fit the schema but the model cannot compute with (values so
+            # extreme that its arithmetic overflows, say): the request's values, not a bug
+            log.warning("the model refused %d rows: %s", rows.n, exc)
+            raise RequestError(422, "model_rejected_input", "the model cannot predict these "
+                               f"values: {str(exc).splitlines()[0][:300]}",
+                               "check the values are in the range the model was trained on "
+                               "(GET /v1/model has the schema)") from None
         except Exception as exc:  # noqa: BLE001 - the model's own error, whatever its type
             self.metrics.error("model_error")
             log.warning("the model failed on %d rows: %s", rows.n, exc)
@@ -373,26 +382,59 @@ class Service:
             raise RequestError(400, "bad_format", "feedback must be an object or a list",
                                'send {"prediction_id": "...", "label": ...} or '
                                '{"feedback": [{...}, ...]}')
+        if isinstance(payload, dict) and "feedback" in payload and len(payload) > 1:
+            raise RequestError(400, "bad_format", "send either one label or a \"feedback\" "
+                               f"list, not both (keys: {', '.join(sorted(map(str, payload)))})",
+                               'send {"prediction_id": "...", "label": ...} or '
+                               '{"feedback": [{...}, ...]}')
         pairs = []
         for i, item in enumerate(items):
             if not isinstance(item, dict) or "prediction_id" not in item or "label" not in item:
                 raise RequestError(400, "bad_format", f"feedback item {i} lacks "
                                    "prediction_id or label",
                                    'each item is {"prediction_id": "...", "label": ...}')
+            extra = sorted(set(map(str, item)) - {"prediction_id", "label"})
+            if extra:
+                raise RequestError(400, "bad_format", f"feedback item {i} has unexpected "
+                                   f"key(s): {', '.join(repr(k) for k in extra[:5])}",
+                                   'each item is {"prediction_id": "...", "label": ...}')
             if not isinstance(item["prediction_id"], str):
                 raise RequestError(422, "wrong_type", f"feedback item {i}: prediction_id "
                                    "must be a string", "send the id /v1/predict returned")
-            pairs.append((item["prediction_id"], item["label"]))
+            pairs.append((item["prediction_id"], self._label(i, item["label"])))
         result = self.log.add_feedback(pairs)
         body = {"accepted": result.accepted, "unknown": list(result.unknown),
                 "invalid": list(result.invalid)}
         if result.accepted == 0:
-            raise RequestError(422, "unknown_prediction_id", "none of the prediction ids is "
+            raise RequestError(404, "unknown_prediction_id", "none of the prediction ids is "
                                "in this host's log", "send ids returned by /v1/predict on "
                                "this host (logs older than the retention are gone)",
                                [{"prediction_id": p, "rule": "unknown_prediction_id"}
                                 for p in [*result.invalid, *result.unknown][:20]])
         return 200, body
+
+    def _label(self, i: int, label: Any) -> Any:
+        """A feedback label checked against the model: one of its classes, or a number."""
+        if label is None:
+            return None  # takes an earlier label back
+        classes = self.manifest.classes
+        if self.manifest.task == "classification" and classes is not None:
+            for known in classes:
+                if type(label) is not bool and label == known or (
+                        isinstance(label, str) and label == str(known)):
+                    return known
+            shown = ", ".join(repr(json_value(c)) for c in classes[:10])
+            raise RequestError(422, "unknown_label", f"feedback item {i}: {label!r} is not "
+                               "one of the model's classes", f"send one of: {shown}",
+                               [{"row": i, "value": json_value(label) if isinstance(
+                                   label, (str, int, float)) else repr(label)[:80],
+                                 "rule": "unknown_label"}])
+        if isinstance(label, bool) or not isinstance(label, (int, float)) or (
+                isinstance(label, float) and not math.isfinite(label)):
+            raise RequestError(422, "wrong_type", f"feedback item {i}: the label of a "
+                               f"regression model must be a finite number, not {label!r:.80}",
+                               "send the true value as a JSON number")
+        return label
 
     def logged_rows(self, since: datetime | None, until: datetime | None, limit: int,
                     labeled_only: bool) -> dict[str, Any]:

@@ -463,6 +463,9 @@ class Validator:
         unknown = [k for k in payload if k not in _MLFLOW_KEYS and k != "params"]
         if unknown:
             raise self._bad_format(f"the request has {_keys_text(unknown, _MLFLOW_KEYS)}")
+        if payload.get("params") is not None and not isinstance(payload["params"], dict):
+            raise self._bad_format(f'"params" is {_kind(payload["params"])}, not an object '
+                                   "(it is ignored, but must be an object of named values)")
         given = [k for k in _MLFLOW_KEYS if k in payload]
         if len(given) != 1:
             what = ("none of" if not given else f"{len(given)} of")
@@ -479,6 +482,9 @@ class Validator:
                 raise self._bad_format(f'"dataframe_split" has {_keys_text(odd, _SPLIT_KEYS)}')
             if "data" not in value:
                 raise self._bad_format('"dataframe_split" has no "data"')
+            if "index" in value and type(value["index"]) is not list:
+                raise self._bad_format(f'"dataframe_split" "index" is {_kind(value["index"])}, '
+                                       "not a list (it is ignored, but must be a list)")
             if "columns" not in value:
                 return self._positional(value["data"], {}, '"dataframe_split" "data"')
             return self._split(value["columns"], value["data"], {}, '"dataframe_split" ')

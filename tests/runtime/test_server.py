@@ -216,10 +216,22 @@ def test_feedback_profiles_and_logged_rows(releases, start_server):
     assert r.status == 200 and r.json()["accepted"] == 1
     r = server.post("/v1/feedback", {"feedback": [
         {"prediction_id": i, "label": p} for i, p in zip(ids[1:10], expected[1:10])]
-        + [{"prediction_id": "0123456789ab-ff", "label": 0}]})
+        + [{"prediction_id": "0123456789ab-ff", "label": "benign"}]})
     assert r.json() == {"accepted": 9, "unknown": ["0123456789ab-ff"], "invalid": []}
-    r = server.post("/v1/feedback", {"prediction_id": "not-an-id", "label": 0})
-    assert r.status == 422 and r.error["code"] == "unknown_prediction_id"
+    r = server.post("/v1/feedback", {"prediction_id": "not-an-id", "label": "benign"})
+    assert r.status == 404 and r.error["code"] == "unknown_prediction_id"
+    r = server.post("/v1/feedback", {"prediction_id": ids[1], "label": "maybe"})
+    assert r.status == 422 and r.error["code"] == "unknown_label"
+    assert "'benign', 'malignant'" in r.error["fix"]
+    r = server.post("/v1/feedback", {"prediction_id": ids[1], "label": "benign", "x": 1})
+    assert r.status == 400 and "'x'" in r.error["message"]
+    # values that fit the schema but overflow the model's arithmetic: the request's fault
+    extreme = {**records[0], "mean smoothness": 1e308}
+    r = server.post("/v1/predict", [extreme])
+    assert r.status == 422 and r.error["code"] == "model_rejected_input", r.body
+    r = server.post("/v1/predict?probabilities=maybe", records[:1])
+    assert r.status == 400 and r.error["code"] == "bad_query"
+    assert server.get("/v1/profile?until=").error["code"] == "bad_query"
 
     profile = server.get("/v1/profile").json()
     assert profile["model"] == "breast-cancer" and profile["window_seconds"] == 3600
