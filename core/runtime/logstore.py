@@ -35,7 +35,9 @@ column names in order], "a": [[role, name, dtype, shape-or-values], ...]}``, the
 little-endian bytes of every entry whose dtype is not ``"json"``, in entry order. Roles:
 ``I`` the float64 input columns as one ``(columns, rows)`` block (``name`` lists them),
 ``i`` any other input column, ``p`` the predictions, ``q`` the ``(rows, classes)``
-probabilities (``name`` lists the ``proba_<class>`` names). Numbers, booleans and
+probabilities (``name`` lists the ``proba_<class>`` names), ``t`` the rows' own serving
+times (float64 epoch seconds; only in a batch joined from consecutive requests, see
+:func:`_coalesce` — otherwise every row has the batch's time). Numbers, booleans and
 datetimes (``<M8[ns]``) are raw; object columns (strings, booleans with ``None``) are
 JSON lists inside the JSON part. No pickle. For a numbers-only batch the JSON part depends
 on the column layout alone and is made once per layout.
@@ -237,6 +239,7 @@ class LogBatch:
     predictions: np.ndarray
     probabilities: np.ndarray | None
     source: str = "api"
+    times: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -311,12 +314,16 @@ class Payload:
         ``(rows, classes)`` or ``None``.
     proba_names
         The ``proba_<class>`` names of the probability columns.
+    times
+        Per-row serving times (epoch seconds) of a batch joined from several requests
+        (:func:`_coalesce`); ``None``: every row has the batch's time.
     """
 
     columns: dict[str, np.ndarray]
     predictions: np.ndarray
     probabilities: np.ndarray | None
     proba_names: tuple[str, ...]
+    times: np.ndarray | None = None
 
 
 @dataclass
@@ -772,18 +779,26 @@ class LogStore:
         records = []
         good: list[_Written] = []
         bad_rows = 0
-        for _seq, batch in chunk:
+        for joined, parts in _coalesce([batch for _seq, batch in chunk], self.window_seconds):
             try:
-                payload, block, names = _encode(batch.inputs.columns, batch.predictions,
-                                                batch.probabilities, self._proba_names)
-            except Exception as exc:  # noqa: BLE001 - one bad batch must not block the log
-                log.error("a batch of %d rows cannot be encoded and is not logged: %s",
-                          batch.n, exc)
-                bad_rows += batch.n
-                continue
-            records.append((float(batch.ts), batch.boot, int(batch.first), int(batch.n),
-                            batch.source, len(payload), payload))
-            good.append(_Written(0, batch, block, names))
+                encoded = [(joined, _encode(joined.inputs.columns, joined.predictions,
+                                            joined.probabilities, self._proba_names,
+                                            joined.times))]
+            except Exception:  # noqa: BLE001 - retried part by part below
+                encoded = []
+                for batch in parts:
+                    try:
+                        encoded.append((batch, _encode(batch.inputs.columns, batch.predictions,
+                                                       batch.probabilities, self._proba_names,
+                                                       batch.times)))
+                    except Exception as exc:  # noqa: BLE001 - one bad batch must not block
+                        log.error("a batch of %d rows cannot be encoded and is not logged: "
+                                  "%s", batch.n, exc)
+                        bad_rows += batch.n
+            for batch, (payload, block, names) in encoded:
+                records.append((float(batch.ts), batch.boot, int(batch.first), int(batch.n),
+                                batch.source, len(payload), payload))
+                good.append(_Written(0, batch, block, names))
         last_id = 0
         if records:
             conn.execute("BEGIN IMMEDIATE")
@@ -1145,6 +1160,7 @@ class LogStore:
         """
         lo = -1e300 if since is None else _epoch(since)
         hi = 1e300 if until is None else _epoch(until)
+        # a joined batch's rows were served up to COALESCE_SECONDS after its own time
         where = "ts >= ? AND ts < ?"
         if labeled_only:
             where += " AND id IN (SELECT batch FROM feedback)"
@@ -1156,7 +1172,7 @@ class LogStore:
             try:
                 cursor = conn.execute(
                     "SELECT id, ts, boot, first_counter, n, source, payload FROM batches "
-                    f"WHERE {where} ORDER BY ts, id", (lo, hi))
+                    f"WHERE {where} ORDER BY ts, id", (lo - COALESCE_SECONDS, hi))
                 try:
                     while total < limit:
                         chunk = cursor.fetchmany(128)
@@ -1166,6 +1182,8 @@ class LogStore:
                         for id_, ts, boot, first, n, source, payload in chunk:
                             part = _rows_part(ts, boot, first, n, source, payload,
                                               labels.get(id_))
+                            if (part.ts < lo).any() or (part.ts >= hi).any():
+                                part = part.take((part.ts >= lo) & (part.ts < hi))
                             if labeled_only:
                                 part = part.take(np.fromiter(
                                     (v is not None for v in part.label), bool, n))
@@ -1216,6 +1234,70 @@ class LogStore:
 # --------------------------------------------------------------------------- payloads
 
 
+#: Consecutive batches are stored as one when they were served at most this far apart.
+COALESCE_SECONDS = 1.0
+
+
+def _coalesce(batches: list[LogBatch], window_seconds: int
+              ) -> list[tuple[LogBatch, list[LogBatch]]]:
+    """Join runs of batches that continue each other into one batch each.
+
+    A run is joined when its ids are contiguous (same boot, each batch's first counter right
+    after the previous one's last), its source, window, column names and dtypes and the
+    presence of probabilities agree, and it spans at most :data:`COALESCE_SECONDS`. One
+    request per batch would otherwise cost one payload encoding and one row each; at 1 000
+    single-row requests a second that is most of the writer's work. The joined batch has the
+    first batch's time and carries every row's own time (``times``). Returns each joined
+    batch with the batches it was made of.
+    """
+    out: list[tuple[LogBatch, list[LogBatch]]] = []
+    run: list[LogBatch] = []
+
+    def close_run() -> None:
+        if len(run) == 1:
+            out.append((run[0], [run[0]]))
+        elif run:
+            head = run[0]
+            names = list(head.inputs.columns)
+            columns = {name: np.concatenate([np.asarray(b.inputs.columns[name]) for b in run])
+                       for name in names}
+            proba = (None if head.probabilities is None else
+                     np.concatenate([np.asarray(b.probabilities) for b in run]))
+            times = np.concatenate([b.times if b.times is not None else np.full(b.n, b.ts)
+                                    for b in run]).astype(np.float64)
+            out.append((LogBatch(
+                ts=head.ts, boot=head.boot, first=head.first, n=sum(b.n for b in run),
+                inputs=_Columns(columns, sum(b.n for b in run)),
+                predictions=np.concatenate([np.asarray(b.predictions) for b in run]),
+                probabilities=proba, source=head.source, times=times), list(run)))
+        run.clear()
+
+    for batch in batches:
+        if run and _continues(run[0], run[-1], batch, window_seconds):
+            run.append(batch)
+            continue
+        close_run()
+        run.append(batch)
+    close_run()
+    return out
+
+
+def _continues(head: LogBatch, last: LogBatch, batch: LogBatch, window_seconds: int) -> bool:
+    if (batch.boot != last.boot or batch.first != last.first + last.n
+            or batch.source != head.source
+            or batch.ts - head.ts > COALESCE_SECONDS or batch.ts < head.ts
+            or int(batch.ts // window_seconds) != int(head.ts // window_seconds)
+            or (batch.probabilities is None) != (head.probabilities is None)):
+        return False
+    a, b = head.inputs.columns, batch.inputs.columns
+    if list(a) != list(b):
+        return False
+    # the same kind of values (strings of other lengths join fine)
+    if np.asarray(batch.predictions).dtype.kind != np.asarray(head.predictions).dtype.kind:
+        return False
+    return all(np.asarray(a[k]).dtype.kind == np.asarray(b[k]).dtype.kind for k in a)
+
+
 def encode_payload(columns: Mapping[str, np.ndarray], predictions: np.ndarray,
                    probabilities: np.ndarray | None,
                    proba_names: Sequence[str] | None = None) -> bytes:
@@ -1242,7 +1324,8 @@ def encode_payload(columns: Mapping[str, np.ndarray], predictions: np.ndarray,
 
 
 def _encode(columns: Mapping[str, np.ndarray], predictions: np.ndarray,
-            probabilities: np.ndarray | None, proba_names: Sequence[str] | None
+            probabilities: np.ndarray | None, proba_names: Sequence[str] | None,
+            times: np.ndarray | None = None
             ) -> tuple[bytes, np.ndarray | None, tuple[str, ...]]:
     """The payload, plus the float64 input block ``(columns, rows)`` and its column names
     (the writer profiles the concatenated blocks of many batches in one go)."""
@@ -1271,6 +1354,8 @@ def _encode(columns: Mapping[str, np.ndarray], predictions: np.ndarray,
             raise ValueError(f"probabilities of shape {proba.shape} for {n} rows and "
                              f"{len(names)} classes")
         items.append(("q", names, proba))
+    if times is not None:
+        items.append(("t", "ts", np.asarray(times, dtype=np.float64)))
     for role, name, arr in items:
         if len(arr) != n:
             raise ValueError(f"{name!r} has {len(arr)} values, not {n}")
@@ -1378,6 +1463,8 @@ def decode_payload(data: bytes) -> Payload:
             elif role == "q":
                 out.probabilities = arr
                 out.proba_names = tuple(str(x) for x in name)
+            elif role == "t":
+                out.times = arr
         out.columns = {str(c): columns[str(c)] for c in header.get("o", columns)}
         if len(out.predictions) != n:
             raise ValueError("no predictions")
@@ -1523,7 +1610,8 @@ def _rows_part(ts: float, boot: str, first: int, n: int, source: str, payload: b
     if decoded.probabilities is not None:
         for i, name in enumerate(decoded.proba_names):
             outputs[name] = decoded.probabilities[:, i]
-    return _Part(np.asarray(id_list(boot, first, n), dtype=object), np.full(n, ts),
+    times = decoded.times if decoded.times is not None else np.full(n, ts)
+    return _Part(np.asarray(id_list(boot, first, n), dtype=object), times,
                  np.full(n, source, dtype=object), decoded.columns, outputs, label)
 
 

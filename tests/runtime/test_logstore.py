@@ -510,7 +510,7 @@ def test_retention_by_size_keeps_the_newest_batches_under_max_bytes(
     batches = []
     for i in range(80):  # 100 rows × 30 random floats ≈ 27 kB each, 2.2 MB in all
         columns = {f"x{j}": rng.normal(size=100) for j in range(30)}
-        batches.append(feed.batch(100, T0 + i, columns=columns))
+        batches.append(feed.batch(100, T0 + 2 * i, columns=columns))  # 2 s apart: not joined
         store.append(batches[-1])
         if i % 5 == 4:
             assert store.flush()
@@ -767,3 +767,35 @@ def test_kill_9_keeps_the_database_intact_and_loses_only_the_unflushed_tail(
                 CLASSES, "classification")))
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- coalescing
+
+
+def test_consecutive_requests_are_stored_as_one_batch_with_their_own_times(
+        open_store: Callable[..., LogStore]) -> None:
+    store = open_store()
+    feed = Feeder(21)
+    singles = [feed.batch(1, T0 + 0.01 * i) for i in range(300)]  # 300 requests in 3 s
+    later = feed.batch(5, T0 + 10)  # not within a second of the others
+    other = feed.batch(2, T0 + 10.1, source="folder:x.csv")  # another source
+    for batch in [*singles, later, other]:
+        assert store.append(batch)
+    assert store.flush()
+    # joined per second of traffic, never across sources or gaps
+    assert store.stats()["batches"] <= 6
+    frame = store.rows(limit=10**6)
+    assert len(frame) == 307
+    assert frame["prediction_id"].tolist() == [
+        *(i for b in singles for i in id_list(b.boot, b.first, 1)),
+        *id_list(later.boot, later.first, 5), *id_list(other.boot, other.first, 2)]
+    served = [b.ts for b in singles] + [later.ts] * 5 + [other.ts] * 2
+    np.testing.assert_allclose(frame["ts"].astype("int64").to_numpy() / 1e9, served)
+    # exact time filtering inside a joined batch, and feedback on a middle row
+    window = store.rows(since=datetime.fromtimestamp(T0 + 0.995, timezone.utc),
+                        until=datetime.fromtimestamp(T0 + 1.995, timezone.utc), limit=10**6)
+    assert len(window) == 100
+    middle = id_list(singles[150].boot, singles[150].first, 1)[0]
+    assert store.add_feedback([(middle, "yes")]).accepted == 1
+    assert store.rows(labeled_only=True)["prediction_id"].tolist() == [middle]
+    assert sum(w.rows for w in store.profiles()) == 307
