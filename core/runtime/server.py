@@ -22,9 +22,6 @@ from modeldeck.core.runtime.service import Service
 
 log = logging.getLogger("modeldeck.runtime.server")
 
-#: GIL switch interval of the server process, seconds (Python's default is 0.005).
-SWITCH_INTERVAL = 0.0005
-
 
 def make_server(app: App, config: ServerConfig) -> Any:
     """A waitress server for ``app`` (not yet running), bound to the configured address."""
@@ -62,10 +59,6 @@ def serve(release_dir: str | Path, config: ServerConfig, *, state_dir: str | Pat
     port_file
         Write the bound port there once listening (useful with ``port=0``).
     """
-    # The log writer and the folder watcher are Python threads: with the default 5 ms GIL
-    # switch interval a request waiting behind one of them waits up to 5 ms. 0.5 ms keeps a
-    # request's wait short at a small cost in switching.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     service = Service(release_dir, config, state_dir=state_dir, token=token)
     app = App(service)
     server = make_server(app, config)
