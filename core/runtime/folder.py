@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from modeldeck.core.errors import InvalidInputError
+from modeldeck.core.runtime.files import fsync_dir, write_atomic
 
 if TYPE_CHECKING:
     from modeldeck.core.runtime.validation import FrameCheck, Rows
@@ -426,7 +427,7 @@ class FolderWatcher:
     def _write_output(self, name: str, frame: pd.DataFrame) -> Path:
         stem = name.rsplit(".", 1)[0]
         final = _unique(self.outbox, stem, ".predictions.csv")
-        _write_atomic(final, self.outbox / f".{name}.tmp",
+        write_atomic(final, self.outbox / f".{name}.tmp",
                       lambda fh: frame.to_csv(fh, index=False, lineterminator="\n"))
         return final
 
@@ -445,7 +446,7 @@ class FolderWatcher:
             text = _error_text(name, status, rows=rows, scored=scored, bad_rows=bad_rows,
                                problems=problems, reason=reason, fix=fix, output=output,
                                moved_to=moved_to, parquet=name.lower().endswith(".parquet"))
-            _write_atomic(error_file, self.failed / f".{error_file.name}.tmp",
+            write_atomic(error_file, self.failed / f".{error_file.name}.tmp",
                           lambda fh: fh.write(text))
         try:
             _move(path, moved_to)
@@ -696,20 +697,6 @@ def _unique(folder: Path, stem: str, suffix: str) -> Path:
     return candidate
 
 
-def _write_atomic(final: Path, tmp: Path, write: Callable[[Any], Any]) -> None:
-    """Write through ``tmp`` (same folder), fsync, then rename onto ``final``."""
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(final.parent)
-
-
 def _move(src: Path, dst: Path) -> None:
     """Rename ``src`` to ``dst``; across file systems, copy to a dot-name next to ``dst``,
     rename that into place, then remove ``src``."""
@@ -726,17 +713,4 @@ def _move(src: Path, dst: Path) -> None:
             tmp.unlink(missing_ok=True)
             raise
         src.unlink()
-    _fsync_dir(dst.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not possible on every platform / file system
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(dst.parent)

@@ -131,13 +131,7 @@ def read_manifest(release_dir: Path) -> Manifest:
     if not path.is_file():
         raise ReleaseError(f"{release_dir} is not a release folder (no {MANIFEST})",
                            "pass the folder `modeldeck bundle` wrote")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReleaseError(f"{path} cannot be read as JSON ({exc})",
-                           "rebuild the release with `modeldeck bundle`") from None
-    if not isinstance(data, dict):
-        raise ReleaseError(f"{path} is not a release manifest", "rebuild the release")
+    data = _json_object(path, "rebuild the release with `modeldeck bundle`")
     if int(data.get("format", 0)) > MANIFEST_FORMAT:
         raise ReleaseError(f"the release manifest is of format {data.get('format')}, newer "
                            f"than this runtime reads ({MANIFEST_FORMAT})",
@@ -180,13 +174,17 @@ def read_config(release_dir: Path) -> dict[str, Any]:
     path = release_dir / CONFIG
     if not path.is_file():
         return {}
+    return _json_object(path, "fix the file or rebuild the release")
+
+
+def _json_object(path: Path, fix: str) -> dict[str, Any]:
+    """A file's JSON object, or a :class:`ReleaseError` naming the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ReleaseError(f"{path} cannot be read as JSON ({exc})",
-                           "fix the file or rebuild the release") from None
+        raise ReleaseError(f"{path} cannot be read as JSON ({exc})", fix) from None
     if not isinstance(data, dict):
-        raise ReleaseError(f"{path} must hold a JSON object", "fix the file")
+        raise ReleaseError(f"{path} does not hold a JSON object", fix)
     return data
 
 

@@ -55,6 +55,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from modeldeck.core.errors import InvalidInputError
+from modeldeck.core.runtime.files import write_atomic
 from modeldeck.core.runtime.outputs import json_value
 
 log = logging.getLogger("modeldeck.runtime.webhook")
@@ -462,16 +463,7 @@ class WebhookPusher:
             path = folder / f"{stamp}-{next(self._seq):06d}.json"
             if not os.path.lexists(path):
                 break
-        tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(path, folder / f".{path.name}.{os.getpid()}.tmp", lambda fh: fh.write(text))
         return path
 
 
