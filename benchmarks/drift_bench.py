@@ -1,8 +1,12 @@
 """Drift engine benchmark: speed, peak memory and detection quality (run on demand).
 
-    python benchmarks/drift_bench.py            # full run (about 15 minutes on 2 cores)
-    python benchmarks/drift_bench.py --quick    # under a minute, rough quality figures
+    python benchmarks/drift_bench.py            # full run (about an hour on 2 cores)
+    python benchmarks/drift_bench.py --quick    # about 5-10 minutes, rough quality figures
     python benchmarks/drift_bench.py --only speed|quality
+    python benchmarks/drift_bench.py --no-evidently --no-joint   # ModelDeck per-feature only
+
+Run it with the test venv (``.venv/bin/python``). Evidently, when present, runs in its own
+venv and process (see below).
 
 Speed and memory: 20 numeric + 5 categorical features, reference 100k rows, current 100k and
 1M rows. The reference spec and profile are built once, stored as bytes and loaded back
@@ -18,11 +22,37 @@ detection rate of the drifted feature and of the data-set verdict. The reference
 sample of ``min(n, 50 000)`` rows each repetition (the registry stores at most 50 000).
 Each drift case changes one column of the repetition's current frame; only that column is
 profiled again and spliced into the frame's profile (the other 24 would be identical), and
-the full comparison runs on the result. Selection-bias and correlation-only drifts belong to
-the multivariate detectors and are not measured here.
+the full comparison runs on the result.
 
-Evidently is compared only when ``import evidently`` works (the ``bench`` extra).
+Whole-row drifts (fewer repetitions: each runs :func:`multivariate_drift`, 2-3 s a call):
+*selection bias* (the current rows are a biased subset of the same population: a row is kept
+with probability ``logistic(beta * z(num_0))``) and *correlation-only change* (``num_12`` and
+``num_18`` have rank correlation 0.6 in every frame; the drifted frames get 0.3, 0 or -0.6 by
+permuting ``num_18``, so both marginals are exactly unchanged). For these the table shows the
+per-feature result, the multivariate (domain classifier + PCA) verdict and "either"; for
+correlation-only the multivariate verdict is the data-set detection. The controls also run
+the multivariate detector, for its false-alarm rate.
+
+Evidently side by side
+----------------------
+Evidently's ``DataDriftPreset`` (its defaults) runs on the same data when its interpreter is
+available (``--evidently-python``, default ``.venv-evidently/bin/python``; skipped with the
+reason printed otherwise, or with ``--no-evidently``). Evidently 0.7 needs ``pandas<3`` and
+ModelDeck's test venv has pandas 3, so it is *not* a dependency in ``pyproject.toml`` (the
+pins conflict) and lives in its own, git-ignored venv::
+
+    python3 -m venv .venv-evidently
+    .venv-evidently/bin/pip install 'evidently==0.7.*' 'pandas<3' numpy scipy pyarrow
+
+Data go to Evidently's process as Parquet files in a temp dir. Speed: one fresh process per
+size; its ``Report.run`` + ``snapshot.dict()`` time (frames already in memory, raw reference
+included: Evidently has no stored profile) and the process's peak RSS (``getrusage``) are set
+against ModelDeck's, with ratios. Quality: the same controls and drifts per repetition (one
+Evidently process per repetition); single-column drifts are spliced as for ModelDeck (only
+the drifted column is compared again, Evidently's per-column tests being independent), the
+data-set verdict is the preset's (at least 50 % of the columns drifted).
 """
+
 
 from __future__ import annotations
 
@@ -60,6 +90,11 @@ CATEGORIES = [
 #: Baseline missing share of some features (controls are not all complete data).
 BASE_MISSING = {"num_3": 0.02, "num_11": 0.05, "cat_2": 0.01}
 REFERENCE_CAP = 50_000
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Base (reference) rank correlation of the coupled pair; the correlation-only drift changes
+#: it while both marginals stay exactly the same (the current values are a permutation).
+COUPLED = ("num_12", "num_18")
+BASE_RHO = 0.6
 #: Timed repetitions of the speed benchmark (the best is reported, and the median).
 REPEATS = 3
 
@@ -86,7 +121,7 @@ def _numeric(j: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def make_frame(n: int, rng: np.random.Generator,
                drift: Callable[[pd.DataFrame, np.random.Generator], None] | None = None,
-               strings: bool = True) -> pd.DataFrame:
+               strings: bool = True, rho: float = BASE_RHO) -> pd.DataFrame:
     """``n`` rows of the benchmark's 25 features; ``drift`` edits the frame in place.
 
     Columns are added one at a time (no consolidated copy), so the frame's peak memory is
@@ -95,6 +130,7 @@ def make_frame(n: int, rng: np.random.Generator,
     frame = pd.DataFrame(index=pd.RangeIndex(n))
     for j in range(N_NUMERIC):
         frame[f"num_{j}"] = _numeric(j, n, rng)
+    _couple(frame, *COUPLED, rho, rng)
     for j, (cats, probs) in enumerate(CATEGORIES):
         codes = rng.choice(len(cats), size=n, p=probs).astype(np.int8)
         column = pd.Categorical.from_codes(codes, categories=cats)
@@ -104,6 +140,20 @@ def make_frame(n: int, rng: np.random.Generator,
     if drift is not None:
         drift(frame, rng)
     return frame
+
+
+def _couple(frame: pd.DataFrame, a: str, b: str, rho: float,
+            rng: np.random.Generator) -> None:
+    """Permute column ``b`` so its correlation with ``a`` is about ``rho`` (Gaussian copula).
+
+    ``b``'s values are only reordered, so its marginal distribution is exactly unchanged.
+    """
+    x = frame[a].to_numpy(dtype=np.float64)
+    z = (x - x.mean()) / x.std()
+    score = rho * z + np.sqrt(1.0 - rho * rho) * rng.standard_normal(len(x))
+    ranks = np.empty(len(x), dtype=np.intp)
+    ranks[np.argsort(score, kind="stable")] = np.arange(len(x))
+    frame[b] = np.sort(frame[b].to_numpy(dtype=np.float64))[ranks]
 
 
 def _set_missing(frame: pd.DataFrame, name: str, share: float,
@@ -177,6 +227,138 @@ def drift_cases() -> list[Case]:
     return cases
 
 
+@dataclass(frozen=True)
+class JointCase:
+    """A drift of whole rows: ``make(n, rng)`` draws the whole current frame.
+
+    ``feature`` is the column a per-feature test should flag (``None``: no marginal moves,
+    only the joint distribution; the multivariate detector is the one expected to alarm).
+    """
+
+    kind: str
+    size: str
+    feature: str | None
+    make: Callable[[int, np.random.Generator], pd.DataFrame]
+
+
+def _selection(beta: float) -> Callable[[int, np.random.Generator], pd.DataFrame]:
+    """Keep rows with probability ``logistic(beta * z)``, ``z`` = standardised ``num_0``."""
+    def make(n: int, rng: np.random.Generator) -> pd.DataFrame:
+        while True:
+            frame = make_frame(int(2.5 * n) + 100, rng, strings=False)
+            x = frame["num_0"].to_numpy()
+            z = (x - x.mean()) / x.std()
+            keep = np.flatnonzero(rng.random(len(x)) < 1.0 / (1.0 + np.exp(-beta * z)))
+            if len(keep) >= n:
+                return frame.iloc[keep[:n]].reset_index(drop=True)
+    return make
+
+
+def _correlation(rho: float) -> Callable[[int, np.random.Generator], pd.DataFrame]:
+    def make(n: int, rng: np.random.Generator) -> pd.DataFrame:
+        return make_frame(n, rng, strings=False, rho=rho)
+    return make
+
+
+def joint_cases() -> list[JointCase]:
+    """Selection bias and correlation-only drifts (whole rows change)."""
+    cases = [JointCase("selection bias", f"beta {b:g}", "num_0", _selection(b))
+             for b in (0.2, 0.5, 1.0)]
+    cases += [JointCase("correlation only", f"rho {BASE_RHO:g}>{r:g}", None, _correlation(r))
+              for r in (0.3, 0.0, -0.6)]
+    return cases
+
+
+# --------------------------------------------------------------------------- evidently
+
+#: Run by the Evidently interpreter (its own venv, pandas<3): reads the jobs file, runs
+#: Evidently's DataDriftPreset with its defaults on each job, prints one JSON line.
+_EVIDENTLY_CHILD = r"""
+import json, resource, sys, time
+import pandas as pd
+import evidently
+from evidently import Report
+from evidently.presets import DataDriftPreset
+
+def rss_mb():
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+    except OSError:
+        return 0.0
+    import os
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+jobs = json.load(open(sys.argv[1]))
+rss_start = rss_mb()
+out = {"version": evidently.__version__, "pandas": pd.__version__, "rss_start_mb": rss_start,
+       "results": []}
+cache = {}
+for job in jobs:
+    if job["reference"] not in cache:
+        cache.clear()
+        cache[job["reference"]] = pd.read_parquet(job["reference"])
+    reference = cache[job["reference"]]
+    current = pd.read_parquet(job["current"])
+    if job.get("columns"):
+        reference = reference[job["columns"]]
+    rss_data = rss_mb()
+    t0 = time.perf_counter()
+    snapshot = Report([DataDriftPreset()], include_tests=job.get("tests", True)).run(
+        current, reference)
+    data = snapshot.dict()
+    seconds = time.perf_counter() - t0
+    drifted, methods, dataset = [], {}, None
+    for test in data.get("tests", []):
+        params = test["metric_config"]["params"]
+        if params["type"].endswith("ValueDrift"):
+            methods[params["column"]] = params.get("method")
+            if test["status"] == "FAIL":
+                drifted.append(params["column"])
+        elif params["type"].endswith("DriftedColumnsCount"):
+            dataset = test["status"] == "FAIL"
+    share = None
+    for metric in data["metrics"]:
+        if metric["config"]["type"].endswith("DriftedColumnsCount"):
+            share = metric["value"]["share"]
+    out["results"].append({"seconds": seconds, "drifted": drifted, "dataset_drift": dataset,
+                           "share": share, "methods": methods, "rss_after_data_mb": rss_data,
+                           "n_current": len(current), "n_columns": current.shape[1]})
+    del current, snapshot, data
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+print(json.dumps(out))
+"""
+
+
+def evidently_python(path: str) -> tuple[str | None, str]:
+    """The Evidently interpreter, or ``None`` and why it cannot be used."""
+    if not os.path.exists(path):
+        return None, (f"{path} not found (create it: python3 -m venv .venv-evidently && "
+                      ".venv-evidently/bin/pip install 'evidently==0.7.*' 'pandas<3' numpy "
+                      "scipy pyarrow)")
+    probe = subprocess.run([path, "-c", "import evidently, pyarrow; print(evidently.__version__)"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return None, f"{path} cannot import evidently/pyarrow: {probe.stderr.strip()[-300:]}"
+    return path, probe.stdout.strip()
+
+
+def run_evidently(python: str, jobs: list[dict[str, object]], workdir: str) -> dict:
+    """Run Evidently's jobs in one fresh process; its peak RSS is its own."""
+    jobs_path = os.path.join(workdir, "jobs.json")
+    with open(jobs_path, "w") as handle:
+        json.dump(jobs, handle)
+    t0 = time.perf_counter()
+    out = subprocess.run([python, "-c", _EVIDENTLY_CHILD, jobs_path],
+                         capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise RuntimeError(f"Evidently child failed:\n{out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process_wall_s"] = wall
+    return result
+
+
 # --------------------------------------------------------------------------- speed
 
 
@@ -231,7 +413,8 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def run_speed(sizes: list[int], n_reference: int, repeats: int) -> list[dict[str, float]]:
+def run_speed(sizes: list[int], n_reference: int, repeats: int,
+              ev_python: str | None = None) -> list[dict[str, float]]:
     rows = []
     for n in sizes:
         out = subprocess.run(
@@ -256,7 +439,54 @@ def run_speed(sizes: list[int], n_reference: int, repeats: int) -> list[dict[str
     big = rows[-1]
     print(f"1M rows: {'meets' if big['total_s'] < 3 else 'MISSES'} the time target, "
           f"{'meets' if big['peak_rss_mb'] < 512 else 'MISSES'} the memory target")
+    if ev_python is not None:
+        run_speed_evidently(rows, n_reference, ev_python)
     return rows
+
+
+def run_speed_evidently(rows: list[dict[str, float]], n_reference: int, python: str) -> None:
+    """Evidently's DataDriftPreset (defaults) on the same shape of data, one process a size.
+
+    Evidently has no stored reference profile: each run takes the raw reference rows, so its
+    timed path is "report on raw reference + current" (``Report.run`` and ``snapshot.dict()``,
+    the frames already in memory). Peak RSS is the Evidently process's own (reading the
+    Parquet files included).
+    """
+    import tempfile
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="drift-bench-") as workdir:
+        rng = np.random.default_rng(1)
+        ref_path = os.path.join(workdir, "reference.parquet")
+        make_frame(n_reference, rng).to_parquet(ref_path)
+        for r in rows:
+            cur_path = os.path.join(workdir, "current.parquet")
+            make_frame(int(r["n_current"]), rng).to_parquet(cur_path)
+            out = run_evidently(python, [{"reference": ref_path, "current": cur_path,
+                                          "tests": False}], workdir)
+            results.append(out)
+            os.remove(cur_path)
+    first = results[0]
+    print(f"\n== ModelDeck vs Evidently {first['version']} DataDriftPreset (defaults; "
+          f"pandas {first['pandas']}, own process each) ==")
+    print(f"{'current rows':>12} {'ModelDeck':>10} {'Evidently':>10} {'speed-up':>9} "
+          f"{'MD peak RSS':>12} {'EV peak RSS':>12} {'MD/EV memory':>13} "
+          f"{'EV process wall':>16}")
+    for r, ev in zip(rows, results):
+        ev_s = ev["results"][0]["seconds"]
+        print(f"{r['n_current']:>12,} {r['total_s']:>9.3f}s {ev_s:>9.2f}s "
+              f"{ev_s / r['total_s']:>8.1f}x {r['peak_rss_mb']:>10.0f}MB "
+              f"{ev['peak_rss_mb']:>10.0f}MB {r['peak_rss_mb'] / ev['peak_rss_mb']:>12.2f} "
+              f"{ev['process_wall_s']:>15.1f}s")
+    print("ModelDeck: stored reference profile + profile current + report (best of runs); "
+          "Evidently: one Report.run on raw reference + current (frames already loaded). "
+          "Targets at 1M rows: >= 20x faster, <= 0.25 of Evidently's peak memory.")
+    r, ev = rows[-1], results[-1]
+    speedup = ev["results"][0]["seconds"] / r["total_s"]
+    ratio = r["peak_rss_mb"] / ev["peak_rss_mb"]
+    print(f"{r['n_current']:,} rows: {speedup:.1f}x faster "
+          f"({'meets' if speedup >= 20 else 'MISSES'} 20x), memory {ratio:.2f} of Evidently's "
+          f"({'meets' if ratio <= 0.25 else 'MISSES'} 0.25)")
 
 
 # --------------------------------------------------------------------------- quality
@@ -287,48 +517,148 @@ class _Tally:
     alarms: int = 0
     others: int = 0
     other_total: int = 0
+    multi_runs: int = 0
+    multi: int = 0
+    either: int = 0
 
     def add(self, result: DriftResult, feature: str | None) -> None:
-        flagged = set(result.flagged)
+        self.add_flags(set(result.flagged), bool(result.drift), len(result.features), feature)
+
+    def add_flags(self, flagged: set[str], drift: bool, n_features: int,
+                  feature: str | None) -> None:
+        flagged = set(flagged)
         self.runs += 1
-        self.alarms += result.drift
+        self.alarms += drift
         if feature is not None:
             self.hits += feature in flagged
             flagged.discard(feature)
         self.others += len(flagged)
-        self.other_total += len(result.features) - (feature is not None)
+        self.other_total += n_features - (feature is not None)
+
+    def add_multi(self, flagged: bool, drift: bool) -> None:
+        """The multivariate verdict of the run just added (``drift``: its per-feature one)."""
+        self.multi_runs += 1
+        self.multi += flagged
+        self.either += flagged or drift
+
+    def cell(self, feature: bool = True) -> str:
+        hit = f"{100 * self.hits / self.runs:>4.0f}%" if feature else "   -"
+        return (f"{hit} /{100 * self.alarms / self.runs:>4.0f}% "
+                f"({100 * self.others / max(self.other_total, 1):.1f}%)")
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
 def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
-                thresholds: DriftThresholds) -> dict[tuple[str, str, int], _Tally]:
+                thresholds: DriftThresholds, joint_reps: dict[int, int] | None = None,
+                ev_python: str | None = None, ev_reps: dict[int, int] | None = None
+                ) -> dict[tuple[str, str, int], _Tally]:
+    import tempfile
+
     rng = np.random.default_rng(seed)
     cases = drift_cases()
+    joints = joint_cases()
+    joint_reps = joint_reps or {}
+    ev_reps = ev_reps if ev_python is not None else {}
     tallies: dict[tuple[str, str, int], _Tally] = {}
-    for n in sizes:
-        for _ in range(reps[n]):
-            reference = make_frame(min(n, REFERENCE_CAP), rng, strings=False)
-            _, ref_profile = build_reference(reference, seed=int(rng.integers(2**31)))
-            spec = ref_profile.spec
-            current = make_frame(n, rng, strings=False)
-            draw = int(rng.integers(2**31))
-            base = profile_frame(spec, current, seed=draw)
-            tallies.setdefault(("none", "", n), _Tally()).add(
-                compare_profiles(ref_profile, base, thresholds), None)
-            for case in cases:
-                column = current[[case.feature]].copy()
-                case.apply(column, rng)
-                part = profile_frame(spec, column, seed=draw)
-                result = compare_profiles(ref_profile, _splice(base, part, case.feature),
-                                          thresholds)
-                tallies.setdefault((case.kind, case.size, n), _Tally()).add(
-                    result, case.feature)
+    ev_tallies: dict[tuple[str, str, int], _Tally] = {}
+    ev_info: dict[str, object] = {}
+    multi_seconds: list[float] = []
+    if joint_reps:
+        from modeldeck.core.drift import multivariate_drift
+    workdir = tempfile.mkdtemp(prefix="drift-bench-quality-")
+    try:
+        for n in sizes:
+            for rep in range(max(reps[n], joint_reps.get(n, 0))):
+                do_cases = rep < reps[n]
+                do_joint = rep < joint_reps.get(n, 0)
+                do_ev = do_joint and rep < ev_reps.get(n, 0)
+                jobs: list[dict[str, object]] = []
+                keys: list[tuple[tuple[str, str, int], str | None, str]] = []
+                reference = make_frame(min(n, REFERENCE_CAP), rng, strings=False)
+                _, ref_profile = build_reference(reference, seed=int(rng.integers(2**31)))
+                spec = ref_profile.spec
+                current = make_frame(n, rng, strings=False)
+                draw = int(rng.integers(2**31))
+                base = profile_frame(spec, current, seed=draw)
+                control = compare_profiles(ref_profile, base, thresholds)
+                t = tallies.setdefault(("none", "", n), _Tally())
+                if do_cases or do_joint:
+                    t.add(control, None)
+                if do_joint:
+                    t0 = time.perf_counter()
+                    multi = multivariate_drift(reference, current, seed=draw)
+                    multi_seconds.append(time.perf_counter() - t0)
+                    t.add_multi(multi.flagged, bool(control.drift))
+                ref_path = os.path.join(workdir, f"ref_{n}_{rep}.parquet")
+                if do_ev:
+                    reference.to_parquet(ref_path)
+                    path = os.path.join(workdir, f"cur_{n}_{rep}_none.parquet")
+                    current.to_parquet(path)
+                    jobs.append({"reference": ref_path, "current": path})
+                    keys.append((("none", "", n), None, "full"))
+                for i, case in enumerate(cases if do_cases or do_ev else []):
+                    column = current[[case.feature]].copy()
+                    case.apply(column, rng)
+                    if do_cases:
+                        part = profile_frame(spec, column, seed=draw)
+                        result = compare_profiles(ref_profile, _splice(base, part, case.feature),
+                                                  thresholds)
+                        tallies.setdefault((case.kind, case.size, n), _Tally()).add(
+                            result, case.feature)
+                    if do_ev:
+                        path = os.path.join(workdir, f"cur_{n}_{rep}_{i}.parquet")
+                        column.to_parquet(path)
+                        jobs.append({"reference": ref_path, "current": path,
+                                     "columns": [case.feature]})
+                        keys.append(((case.kind, case.size, n), case.feature, "splice"))
+                for i, jcase in enumerate(joints if do_joint else []):
+                    frame = jcase.make(n, rng)
+                    result = compare_profiles(ref_profile, profile_frame(spec, frame, seed=draw),
+                                              thresholds)
+                    t0 = time.perf_counter()
+                    multi = multivariate_drift(reference, frame, seed=draw)
+                    multi_seconds.append(time.perf_counter() - t0)
+                    t = tallies.setdefault((jcase.kind, jcase.size, n), _Tally())
+                    t.add(result, jcase.feature)
+                    t.add_multi(multi.flagged, bool(result.drift))
+                    if do_ev:
+                        path = os.path.join(workdir, f"cur_{n}_{rep}_j{i}.parquet")
+                        frame.to_parquet(path)
+                        jobs.append({"reference": ref_path, "current": path})
+                        keys.append(((jcase.kind, jcase.size, n), jcase.feature, "full"))
+                if jobs:
+                    out = run_evidently(ev_python, jobs, workdir)
+                    ev_info.update(version=out["version"], pandas=out["pandas"])
+                    results = out["results"]
+                    base_flags = set(results[0]["drifted"])
+                    n_cols = results[0]["n_columns"]
+                    for (key, feature, mode), res in zip(keys, results):
+                        if mode == "splice":
+                            flags = (base_flags - {feature}) | (set(res["drifted"]) & {feature})
+                            drift = len(flags) / n_cols >= 0.5   # the preset's drift_share
+                        else:
+                            flags, drift = set(res["drifted"]), bool(res["dataset_drift"])
+                            ev_info.setdefault(f"methods_{n}", res["methods"])
+                        t = ev_tallies.setdefault(key, _Tally())
+                        t.add_flags(flags, drift, n_cols, feature)
+                        t.add_multi(bool(flags), drift)   # "multi" here: any column drifted
+                    for name in os.listdir(workdir):
+                        os.remove(os.path.join(workdir, name))
+    finally:
+        import shutil
+        shutil.rmtree(workdir, ignore_errors=True)
 
     print("\n== False alarms on no-drift controls (reference min(n, 50k) rows) ==")
-    print(f"{'n':>8} {'reps':>5} {'per feature':>12} {'per data set':>13}")
+    print(f"{'n':>8} {'reps':>5} {'per feature':>12} {'per data set':>13} "
+          f"{'multivariate':>13}")
     for n in sizes:
         t = tallies[("none", "", n)]
         print(f"{n:>8,} {t.runs:>5} {100 * t.others / t.other_total:>11.2f}% "
-              f"{100 * t.alarms / t.runs:>12.1f}%")
+              f"{100 * t.alarms / t.runs:>12.1f}% "
+              f"{_pct(t.multi, t.multi_runs):>8} of {t.multi_runs}")
     print("target: at most 5% per feature and per data set at every n")
 
     print("\n== Detection of injected drifts: drifted feature flagged / data-set verdict "
@@ -340,8 +670,7 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
         for n in sizes:
             t = tallies[(case.kind, case.size, n)]
             right, total = right + t.alarms, total + t.runs
-            cells.append(f"{100 * t.hits / t.runs:>4.0f}% /{100 * t.alarms / t.runs:>4.0f}% "
-                         f"({100 * t.others / t.other_total:.1f}%)")
+            cells.append(t.cell())
         print(f"{case.kind:<21}{case.size:<11}" + "".join(f"{c:>22}" for c in cells))
     print(f"data-set verdict right on {100 * right / total:.1f}% of drifted cases (every kind, "
           "size and n above, the tiny ones included)")
@@ -349,25 +678,75 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
         runs = [tallies[(c.kind, c.size, n)] for c in cases]
         share = sum(t.alarms for t in runs) / sum(t.runs for t in runs)
         print(f"  at n={n:,}: {100 * share:.1f}%")
+
+    if joint_reps:
+        print("\n== Selection bias and correlation-only drifts (whole rows): per-feature "
+              "(drifted feature / verdict (others)) | multivariate | either ==")
+        print(f"reps per n: {', '.join(f'{n:,}: {joint_reps.get(n, 0)}' for n in sizes)}; "
+              f"multivariate_drift took {np.median(multi_seconds):.1f} s median per call; "
+              f"correlation pair {COUPLED[0]}/{COUPLED[1]}, base rho {BASE_RHO:g}; "
+              "selection keeps a row with probability logistic(beta * z(num_0))")
+        print(f"{'kind':<21}{'size':<14}" + "".join(f"{f'n={n:,}':>36}" for n in sizes))
+        for key_kind, key_size, feature in ([("none", "", None)] +
+                                            [(j.kind, j.size, j.feature) for j in joints]):
+            cells = []
+            for n in sizes:
+                t = tallies.get((key_kind, key_size, n))
+                if t is None or not t.multi_runs:
+                    cells.append("-")
+                    continue
+                cells.append(f"{t.cell(feature is not None)} | {_pct(t.multi, t.multi_runs):>4}"
+                             f" | {_pct(t.either, t.multi_runs):>4}")
+            label = "no drift (control)" if key_kind == "none" else key_kind
+            print(f"{label:<21}{key_size:<14}" + "".join(f"{c:>36}" for c in cells))
+        print("for correlation-only the data-set detection is the multivariate verdict "
+              "(no marginal changes: the per-feature tests are right to stay quiet)")
+
+    if ev_tallies:
+        _print_evidently_quality(ev_tallies, ev_info, sizes, cases, joints, ev_reps)
     return tallies
 
 
-def evidently_note() -> None:
-    try:
-        import evidently  # noqa: F401
-    except ImportError:
-        print("\n== Evidently comparison skipped: `import evidently` failed (install the "
-              "`bench` extra with pandas<3 to compare) ==")
-        return
-    print("\n== Evidently is installed, but the side-by-side comparison is not "
-          "implemented yet ==")
+def _print_evidently_quality(ev: dict[tuple[str, str, int], _Tally], info: dict[str, object],
+                             sizes: list[int], cases: list[Case], joints: list[JointCase],
+                             ev_reps: dict[int, int]) -> None:
+    ev_sizes = [n for n in sizes if ("none", "", n) in ev]
+    print(f"\n== Evidently {info.get('version')} DataDriftPreset defaults, same data: "
+          "drifted feature flagged / data-set verdict (other features flagged) ==")
+    print(f"reps per n: {', '.join(f'{n:,}: {ev_reps.get(n, 0)}' for n in sizes)}; "
+          "data-set drift = at least 50% of the columns drifted (the preset's drift_share)")
+    for n in ev_sizes:
+        methods = info.get(f"methods_{n}") or {}
+        used = sorted({str(m) for m in methods.values()})
+        print(f"  methods at n={n:,}: {', '.join(used)}")
+    print("cells: drifted feature / preset verdict (other features flagged) | any column "
+          "drifted (a one-column data-set rule, as ModelDeck's)")
+    print(f"{'kind':<21}{'size':<14}" + "".join(f"{f'n={n:,}':>29}" for n in ev_sizes))
+    rows = [("no drift (control)", "", "none", None)]
+    rows += [(c.kind, c.size, c.kind, c.feature) for c in cases]
+    rows += [(j.kind, j.size, j.kind, j.feature) for j in joints]
+    for label, size, kind, feature in rows:
+        cells = []
+        for n in ev_sizes:
+            t = ev.get((kind, size, n))
+            cells.append("-" if t is None else
+                         f"{t.cell(feature is not None)} | {_pct(t.multi, t.multi_runs):>4}")
+        print(f"{label:<21}{size:<14}" + "".join(f"{c:>29}" for c in cells))
+    print("the control row's figures are false alarms: preset verdict (per feature) | any "
+          "column")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (< 1 min)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a few minutes)")
     parser.add_argument("--only", choices=("speed", "quality"))
     parser.add_argument("--seed", type=int, default=20240501)
+    parser.add_argument("--evidently-python", default=os.path.join(ROOT, ".venv-evidently",
+                                                                   "bin", "python"),
+                        help="interpreter of the Evidently venv (default: %(default)s)")
+    parser.add_argument("--no-evidently", action="store_true", help="skip Evidently")
+    parser.add_argument("--no-joint", action="store_true",
+                        help="skip selection-bias / correlation-only cases (multivariate)")
     parser.add_argument("--speed-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--reference-rows", type=int, default=100_000, help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=REPEATS, help=argparse.SUPPRESS)
@@ -376,19 +755,32 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(_speed_child(args.speed_child, args.reference_rows, args.repeats)))
         return
     started = time.perf_counter()
+    ev_python = None
+    if args.no_evidently:
+        print("Evidently comparison skipped: --no-evidently")
+    else:
+        ev_python, detail = evidently_python(args.evidently_python)
+        print(f"Evidently: {detail}" if ev_python else
+              f"Evidently comparison skipped: {detail}")
     if args.only in (None, "speed"):
         if args.quick:
-            run_speed([1_000_000], args.reference_rows, 1)
+            run_speed([1_000_000], args.reference_rows, 1, ev_python)
         else:
-            run_speed([100_000, 1_000_000], args.reference_rows, args.repeats)
+            run_speed([100_000, 1_000_000], args.reference_rows, args.repeats, ev_python)
     if args.only in (None, "quality"):
         sizes = [500, 5_000, 50_000, 500_000]
         reps = ({500: 25, 5_000: 10, 50_000: 4, 500_000: 1} if args.quick else
                 {500: 400, 5_000: 200, 50_000: 60, 500_000: 12})
+        joint_reps = ({} if args.no_joint else
+                      {500: 3, 5_000: 2, 50_000: 1, 500_000: 1} if args.quick else
+                      {500: 40, 5_000: 20, 50_000: 8, 500_000: 3})
+        # Evidently needs the joint frames of a repetition (so at most joint_reps).
+        ev_reps = ({500: 3, 5_000: 2, 50_000: 1} if args.quick else
+                   {500: 20, 5_000: 10, 50_000: 4, 500_000: 1})
+        ev_reps = {n: min(r, joint_reps.get(n, 0)) for n, r in ev_reps.items()}
         thresholds = DriftThresholds()
         print(f"\nthresholds: {thresholds}")
-        run_quality(sizes, reps, args.seed, thresholds)
-        evidently_note()
+        run_quality(sizes, reps, args.seed, thresholds, joint_reps, ev_python, ev_reps)
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
 
 
