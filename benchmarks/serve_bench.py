@@ -579,14 +579,7 @@ def start_modeldeck(setup: Setup, args: Any) -> Server:
                    str(setup.release), "--port", "0", "--port-file", str(port_file),
                    "--state-dir", str(state), "--threads", str(args.threads)],
                   log_file, env=env, cwd=setup.work)
-    server = Server("modeldeck", proc, 0, "/v1/predict", log_file)
-    try:
-        server.port = _wait_port_file(proc, port_file, READY_TIMEOUT["modeldeck"])
-        _wait_ready(server, "/ready", READY_TIMEOUT["modeldeck"])
-    except BaseException:
-        stop(proc)
-        raise
-    return server
+    return _await_server(Server("modeldeck", proc, 0, "/v1/predict", log_file), port_file)
 
 
 def start_bare(setup: Setup, args: Any) -> Server:
@@ -599,12 +592,16 @@ def start_bare(setup: Setup, args: Any) -> Server:
     proc = _start([args.server_python, str(Path(__file__).resolve()), "_bare",
                    str(setup.estimator_file), str(columns_file), str(port_file),
                    str(args.threads)], log_file, env=env, cwd=setup.work)
-    server = Server("bare", proc, 0, "/predict", log_file)
+    return _await_server(Server("bare", proc, 0, "/predict", log_file), port_file)
+
+
+def _await_server(server: Server, port_file: Path) -> Server:
+    """Wait for a started server's port file and /ready; stop it if it never comes up."""
     try:
-        server.port = _wait_port_file(proc, port_file, READY_TIMEOUT["bare"])
-        _wait_ready(server, "/ready", READY_TIMEOUT["bare"])
+        server.port = _wait_port_file(server.proc, port_file, READY_TIMEOUT[server.name])
+        _wait_ready(server, "/ready", READY_TIMEOUT[server.name])
     except BaseException:
-        stop(proc)
+        stop(server.proc)
         raise
     return server
 

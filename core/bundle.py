@@ -32,7 +32,7 @@ from modeldeck.core.drift.profile import build_spec
 from modeldeck.core.errors import InvalidInputError, ReleaseError
 from modeldeck.core.runtime import release as rel
 from modeldeck.core.runtime.config import ServerConfig
-from modeldeck.core.runtime.outputs import PROBA_PREFIX, json_value, outputs_frame
+from modeldeck.core.runtime.outputs import json_value, outputs_frame, proba_names
 from modeldeck.core.schema import schema_to_json
 
 #: Holdout rows shipped for the self-check.
@@ -165,7 +165,7 @@ def _selfcheck(registry: Any, info: Any) -> tuple[dict[str, Any], pd.DataFrame]:
         recorded = registry.load_holdout_predictions(info)
         source = "holdout"
         predictions = recorded["prediction"].to_numpy()
-        proba_cols = [f"{PROBA_PREFIX}{c}" for c in (info.classes or ())]
+        proba_cols = proba_names(info.classes or ())
         proba = (recorded[proba_cols].to_numpy(np.float64)
                  if proba_cols and all(c in recorded.columns for c in proba_cols) else None)
     else:  # no holdout: record what the registered model predicts on reference rows now

@@ -129,7 +129,13 @@ import pandas as pd
 from modeldeck.core.drift.profile import Profile, ReferenceSpec, profile_frame
 from modeldeck.core.errors import DataError
 from modeldeck.core.runtime.ids import id_list, parse_id
-from modeldeck.core.runtime.outputs import PROBA_PREFIX, json_value, outputs_frame
+from modeldeck.core.runtime.outputs import (
+    PROBA_PREFIX,
+    json_value,
+    outputs_frame,
+    proba_columns,
+    proba_names,
+)
 
 log = logging.getLogger("modeldeck.runtime.logstore")
 
@@ -407,7 +413,7 @@ class LogStore:
         self.profile_sample_rows = int(profile_sample_rows)
         self.profile_checkpoint = float(profile_checkpoint)
         self._clock = clock
-        self._proba_names = ([f"{PROBA_PREFIX}{json_value(c)}" for c in self.classes]
+        self._proba_names = (proba_names(self.classes)
                              if self.classes is not None else None)
 
         # Queue state, guarded by _lock (append runs on request threads).
@@ -1496,12 +1502,7 @@ def _outputs_columns(predictions: np.ndarray, probabilities: np.ndarray | None,
             prediction = outputs_frame(preds, None, None, task)["prediction"]
     else:
         prediction = np.asarray(predictions, dtype=np.float64)
-    out: dict[str, Any] = {"prediction": prediction}
-    if probabilities is not None and classes is not None:
-        proba = np.asarray(probabilities, dtype=np.float64)
-        for i, label in enumerate(classes):
-            out[f"{PROBA_PREFIX}{json_value(label)}"] = proba[:, i]
-    return out
+    return {"prediction": prediction, **proba_columns(probabilities, classes)}
 
 
 # --------------------------------------------------------------------------- helpers

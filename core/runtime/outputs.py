@@ -38,12 +38,22 @@ def outputs_frame(predictions: np.ndarray, probabilities: np.ndarray | None,
         prediction = np.asarray([str(json_value(p)) for p in predictions], dtype=object)
     else:
         prediction = np.asarray(predictions, dtype=np.float64)
-    data: dict[str, Any] = {"prediction": prediction}
-    if probabilities is not None and classes is not None:
-        proba = np.asarray(probabilities, dtype=np.float64)
-        for i, label in enumerate(classes):
-            data[f"{PROBA_PREFIX}{json_value(label)}"] = proba[:, i]
-    return pd.DataFrame(data)
+    return pd.DataFrame({"prediction": prediction,
+                         **proba_columns(probabilities, classes)})
+
+
+def proba_names(classes: Sequence[Any]) -> list[str]:
+    """The ``proba_<class>`` column names, in class order."""
+    return [f"{PROBA_PREFIX}{json_value(label)}" for label in classes]
+
+
+def proba_columns(probabilities: np.ndarray | None, classes: Sequence[Any] | None
+                  ) -> dict[str, np.ndarray]:
+    """``proba_<class>`` → that class's probabilities (``{}`` without probabilities)."""
+    if probabilities is None or classes is None:
+        return {}
+    proba = np.asarray(probabilities, dtype=np.float64)
+    return {name: proba[:, i] for i, name in enumerate(proba_names(classes))}
 
 
 def json_value(value: Any) -> Any:

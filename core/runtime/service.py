@@ -28,7 +28,7 @@ from modeldeck.core.runtime import release as rel
 from modeldeck.core.runtime.config import ServerConfig
 from modeldeck.core.runtime.ids import IdAllocator, id_list
 from modeldeck.core.runtime.metrics import Metrics
-from modeldeck.core.runtime.outputs import PROBA_PREFIX, json_value
+from modeldeck.core.runtime.outputs import json_value, proba_columns
 from modeldeck.core.runtime.predictor import Predictor
 from modeldeck.core.runtime.validation import RequestError, Rows, Validator
 
@@ -109,6 +109,8 @@ class Service:
         self.webhook: Any = None
         self.folder: Any = None
         self.started_at = time.time()
+        # the response's probability keys, made once (not per request)
+        self._proba_keys = [str(json_value(c)) for c in self.manifest.classes or ()]
         self._startup: threading.Thread | None = None
         self._ready = threading.Event()
 
@@ -285,7 +287,7 @@ class Service:
         ids = served.ids
         predictions = served.predictions.tolist()
         if served.probabilities is not None and probabilities and self.manifest.classes:
-            keys = [str(json_value(c)) for c in self.manifest.classes]
+            keys = self._proba_keys
             return [{"id": i, "prediction": _clean(p),
                      "probabilities": dict(zip(keys, row))}
                     for i, p, row in zip(ids, predictions, served.probabilities.tolist())]
@@ -294,15 +296,13 @@ class Service:
     def score_for_folder(self, rows: Rows, source: str) -> pd.DataFrame:
         """Folder mode's scorer: ``prediction_id``, ``prediction``, ``proba_*``."""
         served = self.serve(rows, source)
-        out = pd.DataFrame({"prediction_id": served.ids,
-                            "prediction": [_clean(p) for p in served.predictions.tolist()]})
-        if served.probabilities is not None and self.manifest.classes:
-            for i, label in enumerate(self.manifest.classes):
-                out[f"{PROBA_PREFIX}{json_value(label)}"] = served.probabilities[:, i]
-        return out
+        return pd.DataFrame({"prediction_id": served.ids,
+                             "prediction": [_clean(p) for p in served.predictions.tolist()],
+                             **proba_columns(served.probabilities, self.manifest.classes)})
 
     def _on_folder_result(self, result: Any) -> None:
-        self.metrics.error(f"folder_{result.status}") if result.status != "done" else None
+        if result.status != "done":
+            self.metrics.error(f"folder_{result.status}")
         log.info("folder mode: %s → %s (%d rows, %d scored, %d bad)", result.name,
                  result.status, result.rows, result.scored, result.bad_rows)
 
