@@ -554,8 +554,16 @@ def _predictions(report: DriftReport) -> str:
     if pred is None:
         return ""
     status = getattr(pred, "status", "drift" if getattr(pred, "flagged", False) else "ok")
-    parts = [f'<section id="predictions"><h2>Model outputs {_status(status)}</h2>',
-             f"<p>{_e(_sentence(getattr(pred, 'summary', '')))}</p>",
+    since = report.predictions_since()
+    windows = len(getattr(report, "prediction_windows", ()) or ()) > 1
+    summary = _sentence(getattr(pred, "summary", ""))
+    if windows:
+        summary = summary.rstrip(".") + " (all windows together)."
+    parts = [f'<section id="predictions"><h2>Model outputs '
+             f'{_status("drift" if since is not None else status)}</h2>',
+             f"<p>{_e(summary)}"
+             + (f" Drifting from {_e(since)} on (per window below)." if since else "")
+             + "</p>",
              ('<p class="muted">The model\'s predictions on the current data against its '
               "predictions on the holdout set, tested like a feature (relevant and "
               "significant after Benjamini-Hochberg).</p>")]
@@ -586,7 +594,60 @@ def _predictions(report: DriftReport) -> str:
                                    "predicted class mix", ("holdout", "current"))
                      + "<figcaption>Share of each predicted class</figcaption></figure>"
                      "</div>")
+    parts.append(_prediction_windows(report))
     return "\n".join(parts) + "</section>"
+
+
+def _prediction_windows(report: DriftReport) -> str:
+    """The outputs per window: one effect-size chart per output, and a table of the
+    windows (and, with several hosts, where the outputs drifted)."""
+    views = list(getattr(report, "prediction_windows", ()) or ())
+    if len(views) < 2:
+        return ""
+    outputs: dict[str, Any] = {}
+    for v in views:
+        for o in v.result.outputs:
+            outputs.setdefault(o.name, o)
+    since = report.predictions_since()
+    lead = (f"The outputs differ from the holdout's from {_e(since)} on." if since else
+            "The outputs do not drift in the latest window.")
+    parts = [f"<h3>Per window</h3><p>{lead} Each window is compared with the holdout "
+             "predictions on its own (one Benjamini-Hochberg family over its outputs).</p>"]
+    figures = []
+    for name, first in outputs.items():
+        scores = report.prediction_scores(name)
+        if not any(_finite(s) for _w, s, _f in scores):
+            continue
+        what = ("Jensen-Shannon distance of the class shares" if first.kind == "class_mix"
+                else "Wasserstein distance in holdout sd")
+        figures.append("<figure>" + _effect_chart(scores, first.effect_threshold,
+                                                  f"drift of {name} per window")
+                       + f"<figcaption>{_e(name)}: {_e(what)} per window; filled red "
+                       "points are flagged windows.</figcaption></figure>")
+    if figures:
+        parts.append('<div class="charts">' + "".join(figures) + "</div>")
+    cells: dict[str | None, list[str]] = {}
+    for cell in getattr(report, "prediction_cells", ()) or ():
+        if cell.flagged and cell.host is not None:
+            cells.setdefault(cell.window, []).append(cell.host)
+    many = len(report.hosts) > 1
+    headers = ["window", "rows", "outputs", *(f"{_e(n)} (effect)" for n in outputs)]
+    if many:
+        headers.append("drifted on")
+    rows = []
+    for v in views:
+        by_name = {o.name: o for o in v.result.outputs}
+        row = [_e(v.window), _fmt(v.rows), _status(v.result.status)]
+        for name in outputs:
+            o = by_name.get(name)
+            row.append("–" if o is None or not _finite(o.effect_size) else
+                       (f"<strong>{_fmt(o.effect_size)}</strong>" if o.flagged
+                        else _fmt(o.effect_size)))
+        if many:
+            row.append(_e(", ".join(cells.get(v.window, []))) or "–")
+        rows.append(row)
+    parts.append(_table(headers, rows, "grid", numeric=range(3, 3 + len(outputs))))
+    return "\n".join(parts)
 
 
 def _kv_table(pairs: Sequence[tuple[str, Any]], columns: int = 2) -> str:
@@ -881,31 +942,36 @@ def _scores_figure(report: DriftReport, f: FeatureDrift) -> str:
         return f'<figure><p class="muted">No window scores: {_e(exc)}</p></figure>'
     if not scores:
         return ""
-    threshold = f.effect_threshold
-    values = [s for _w, s, _flag in scores if _finite(s)]
-    if not values:
+    if not any(_finite(s) for _w, s, _flag in scores):
         return ('<figure><p class="muted">No drift score in any window: '
                 f"{_e(f.reason)}</p></figure>")
-    top = max(values + ([threshold] if _finite(threshold) else []))
-    chart = _Axes(len(scores), 0.0, top * 1.15 if top > 0 else 1.0,
-                  f"drift score of {f.name} per window")
+    what = "Wasserstein distance (reference sd)" if f.kind == "numeric" else \
+        "Jensen-Shannon distance"
+    return ("<figure>" + _effect_chart(scores, f.effect_threshold,
+                                       f"drift score of {f.name} per window")
+            + f"<figcaption>Effect size per window ({_e(what)}); filled red points are "
+            "flagged windows.</figcaption></figure>")
+
+
+def _effect_chart(scores: Sequence[tuple[str, float | None, bool]], threshold: Any,
+                  label: str) -> str:
+    """An effect size per window with its threshold; flagged windows filled red."""
+    values = [s for _w, s, _flag in scores if _finite(s)]
+    top = max(values + ([threshold] if _finite(threshold) else []), default=0.0)
+    chart = _Axes(len(scores), 0.0, top * 1.15 if top > 0 else 1.0, label)
     content = chart.frame([w for w, _s, _f in scores])
     if _finite(threshold):
-        y = chart.y(float(threshold))  # type: ignore[arg-type]
+        y = chart.y(float(threshold))
         content.append(f'<line x1="{chart.left}" y1="{y:.1f}" x2="{chart.right:.1f}" '
                        f'y2="{y:.1f}" stroke="{_FLAG_COLOUR}" stroke-dasharray="5,4"/>'
                        f'<text x="{chart.right - 2:.1f}" y="{y - 4:.1f}" text-anchor="end" '
                        f'font-size="10" fill="{_FLAG_COLOUR}">threshold '
-                       f"{float(threshold):g}</text>")  # type: ignore[arg-type]
+                       f"{float(threshold):g}</text>")
     content += chart.line([s for _w, s, _f in scores], _LINE_COLOUR, "effect size",
                           flagged=[flag for _w, _s, flag in scores])
     content += chart.legend([("effect size", _LINE_COLOUR, False),
                              ("threshold", _FLAG_COLOUR, True)], flagged=True)
-    what = "Wasserstein distance (reference sd)" if f.kind == "numeric" else \
-        "Jensen-Shannon distance"
-    return ("<figure>" + chart.svg(content)
-            + f"<figcaption>Effect size per window ({_e(what)}); filled red points are "
-            "flagged windows.</figcaption></figure>")
+    return chart.svg(content)
 
 
 class _Axes:

@@ -18,7 +18,10 @@ Each part is flagged like a feature in :mod:`modeldeck.core.drift.stats`, with t
 Jensen-Shannon ``>= js_distance``; scores: Wasserstein distance or absolute mean shift, in
 reference sd, ``>= wasserstein_sd``) **and** significant after Benjamini-Hochberg over the
 parts tested (chi-square for the mix, KS for the scores). PSI is reported, not used for
-the verdict, as for features.
+the verdict, as for features. :attr:`PredictionDrift.outputs` gives the parts in one shape
+(:class:`OutputDrift`: name, test, p-values, effect size and threshold, verdict), like a
+feature's. The drift report runs one comparison per time window and host, each its own
+Benjamini-Hochberg family, as the features of a window are.
 
 Realized performance (:func:`realized_performance`)
 ---------------------------------------------------
@@ -91,6 +94,8 @@ PREDICTION = "prediction"
 PROBA_PREFIX = "proba_"
 #: Cell of the class mix for predicted classes the reference never predicted.
 OTHER_CLASS = "(other)"
+#: Name of the predicted-class mix among a comparison's outputs (:class:`OutputDrift`).
+CLASS_OUTPUT = "predicted class"
 #: Quantile bins of the scores' PSI.
 SCORE_BINS = 10
 
@@ -307,6 +312,57 @@ class ScoreDrift:
 
 
 @dataclass(frozen=True)
+class OutputDrift:
+    """One model output of a comparison, in the shape of a feature's result.
+
+    Attributes
+    ----------
+    name
+        :data:`CLASS_OUTPUT` for the predicted-class mix, else the score's name
+        (``"proba_<class>"``, ``"max_proba"`` or ``"prediction"``).
+    kind
+        ``"class_mix"`` or ``"score"``.
+    status, reason
+        ``"ok"``, ``"drift"`` or ``"not_testable"``, and why.
+    method
+        ``"chi-square"`` (class mix) or ``"ks"`` (scores); ``None`` when not testable.
+    statistic, p_value, p_adjusted
+        The test's statistic, p-value and Benjamini-Hochberg adjusted p-value.
+    effect_name, effect_size, effect_threshold
+        ``"js_distance"`` (class mix) or ``"wasserstein_sd"`` (scores: the larger of the
+        Wasserstein distance and the absolute mean shift, in reference sd, as the
+        relevance rule uses them), its value and the threshold it is judged by.
+    relevant, significant, flagged
+        As for a feature: flagged = relevant and significant.
+    """
+
+    name: str
+    kind: str
+    status: str
+    reason: str
+    method: str | None
+    statistic: float | None
+    p_value: float | None
+    p_adjusted: float | None
+    effect_name: str
+    effect_size: float | None
+    effect_threshold: float
+    relevant: bool = False
+    significant: bool = False
+    flagged: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (``"drift"`` is the verdict, as for features)."""
+        return {"name": self.name, "kind": self.kind, "drift": self.flagged,
+                "status": self.status, "reason": self.reason, "method": self.method,
+                "statistic": _num(self.statistic), "p_value": _num(self.p_value),
+                "p_adjusted": _num(self.p_adjusted), "effect_name": self.effect_name,
+                "effect_size": _num(self.effect_size),
+                "effect_threshold": _num(self.effect_threshold),
+                "relevant": self.relevant, "significant": self.significant}
+
+
+@dataclass(frozen=True)
 class PredictionDrift:
     """Drift of a model's outputs between its holdout predictions and a window.
 
@@ -339,6 +395,45 @@ class PredictionDrift:
     class_mix: ClassMixDrift | None
     scores: ScoreDrift | None
     thresholds: DriftThresholds
+
+    @property
+    def outputs(self) -> tuple[OutputDrift, ...]:
+        """The compared outputs: the predicted-class mix (classifiers), then the scores."""
+        out = []
+        t = self.thresholds
+        mix = self.class_mix
+        if mix is not None:
+            status = DRIFT if mix.flagged else OK
+            ref, cur = mix.reference_shares, mix.current_shares
+            moved = max(mix.classes, key=lambda c: abs(cur[c] - ref[c]))
+            shares = f"class {moved}: {100 * ref[moved]:.1f}% → {100 * cur[moved]:.1f}%"
+            verdict = ("changed" if mix.flagged else "a change this size is within the noise"
+                       if mix.relevant else "a detectable but negligible change"
+                       if mix.significant else "no relevant change")
+            out.append(OutputDrift(
+                CLASS_OUTPUT, "class_mix", status,
+                f"predicted class shares: {verdict} ({shares}; JS {mix.js_distance:.3g}, "
+                f"adjusted p = {mix.p_adjusted:.2g})",
+                "chi-square", mix.chi2_statistic, mix.chi2_p_value, mix.p_adjusted,
+                "js_distance", mix.js_distance, t.js_distance, mix.relevant,
+                mix.significant, mix.flagged))
+        s = self.scores
+        if s is not None:
+            sizes = [abs(v) for v in (s.wasserstein_sd, s.mean_shift_sd) if v is not None]
+            tested = s.ks_p_value is not None
+            out.append(OutputDrift(
+                s.score, "score", s.status, s.reason, "ks" if tested else None,
+                s.ks_statistic, s.ks_p_value, s.p_adjusted, "wasserstein_sd",
+                max(sizes) if sizes else None, t.wasserstein_sd, s.relevant, s.significant,
+                s.flagged))
+        return tuple(out)
+
+    def output(self, name: str) -> OutputDrift:
+        """The result of one output by name (``KeyError`` if it was not compared)."""
+        for o in self.outputs:
+            if o.name == name:
+                return o
+        raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (``"drift"`` is the verdict)."""
@@ -451,21 +546,37 @@ def _floats(values: np.ndarray) -> np.ndarray:
     return x
 
 
+def _key_counts(values: np.ndarray) -> dict[str, int]:
+    """Rows per label key (missing values left out); keys are made once per distinct
+    value, as the report counts every window and host."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    per_value = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    out: dict[str, int] = {}
+    for value, n in zip(uniques.tolist(), per_value.tolist()):
+        key = _label_key(value)
+        if key is not None and n:
+            out[key] = out.get(key, 0) + int(n)
+    return out
+
+
 def _class_mix(ref_pred: np.ndarray, cur_pred: np.ndarray, classes: Sequence[str]
                ) -> tuple[ClassMixDrift | None, str]:
-    ref_keys = [k for k in (_label_key(v) for v in ref_pred.tolist()) if k is not None]
-    cur_keys = [k for k in (_label_key(v) for v in cur_pred.tolist()) if k is not None]
+    ref_keys = _key_counts(ref_pred)
+    cur_keys = _key_counts(cur_pred)
     if not ref_keys:
         return None, "no predictions in the reference"
     if not cur_keys:
         return None, "no predictions in the current window"
-    cells = [str(_label_key(c)) for c in classes] or sorted(set(ref_keys))
+    cells = [str(_label_key(c)) for c in classes] or sorted(ref_keys)
     for k in sorted(set(ref_keys) - set(cells)):
         cells.append(k)
     index = {c: i for i, c in enumerate(cells)}
-    ref_counts = np.bincount([index[k] for k in ref_keys], minlength=len(cells) + 1)
-    cur_counts = np.bincount([index.get(k, len(cells)) for k in cur_keys],
-                             minlength=len(cells) + 1)
+    ref_counts = np.zeros(len(cells) + 1, dtype=np.int64)
+    cur_counts = np.zeros(len(cells) + 1, dtype=np.int64)
+    for k, n in ref_keys.items():
+        ref_counts[index[k]] += n
+    for k, n in cur_keys.items():
+        cur_counts[index.get(k, len(cells))] += n
     if cur_counts[-1] == 0:
         ref_counts, cur_counts = ref_counts[:-1], cur_counts[:-1]
     else:

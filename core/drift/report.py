@@ -11,6 +11,13 @@ Windows come from a time column (``timestamp`` by default, when present) cut by 
 or week; without one, each current file (or frame) is its own window, named after it. Hosts
 come from a host column (``host`` by default, when present). Neither column is a model input.
 
+The model's outputs (model-aware mode) are compared with its holdout predictions the same
+way: overall, per window, per host and per window × host
+(:attr:`DriftReport.prediction_windows`, ``prediction_hosts``, ``prediction_cells``), each
+comparison one Benjamini-Hochberg family over its outputs (class mix, scores), as a
+window's features are one family; :meth:`DriftReport.predictions_since` says from which
+window on the outputs have kept drifting.
+
 Advice ranks findings by how far a change goes past its threshold times how much the model
 relies on the feature (permutation importance measured on the holdout at registration),
 and says for each what to do next.
@@ -40,6 +47,7 @@ from modeldeck.core.drift.profile import (
 )
 from modeldeck.core.drift.stats import (
     DRIFT,
+    NOT_TESTABLE,
     DriftResult,
     DriftThresholds,
     FeatureDrift,
@@ -80,6 +88,48 @@ class WindowDrift:
                 "features": {f.name: {"status": f.status, "effect_size": f.effect_size,
                                       "p_adjusted": f.p_adjusted}
                              for f in self.result.features}}
+
+
+@dataclass(frozen=True)
+class PredictionWindow:
+    """The model's outputs in one view of the current data: a window, a host, or both.
+
+    Attributes
+    ----------
+    window, host
+        The view (``None``: all windows, all hosts).
+    start, end
+        The window's bounds (ISO 8601; ``None`` for file windows and host views).
+    rows
+        Scored rows in the view.
+    result
+        The comparison with the holdout predictions
+        (:class:`~modeldeck.core.drift.performance.PredictionDrift`).
+    """
+
+    window: str | None
+    host: str | None
+    start: str | None
+    end: str | None
+    rows: int
+    result: Any
+
+    @property
+    def label(self) -> str:
+        """The window's label, else the host's."""
+        return self.window or self.host or "all"
+
+    @property
+    def flagged(self) -> bool:
+        """Whether any output drifted in this view."""
+        return bool(self.result.flagged)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Compact JSON form: the verdict and each output's key numbers."""
+        return {"window": self.window, "host": self.host, "start": self.start,
+                "end": self.end, "rows": self.rows, "drift": self.flagged,
+                "status": self.result.status, "summary": self.result.summary,
+                "outputs": [o.to_dict() for o in self.result.outputs]}
 
 
 @dataclass(frozen=True)
@@ -150,6 +200,9 @@ class DriftReport:
     thresholds: DriftThresholds
     window_unit: str | None = None
     notes: tuple[str, ...] = ()
+    prediction_windows: tuple[PredictionWindow, ...] = ()
+    prediction_hosts: tuple[PredictionWindow, ...] = ()
+    prediction_cells: tuple[PredictionWindow, ...] = ()
     reference_profile: Profile | None = field(default=None, repr=False, compare=False)
     profiles: dict[tuple[str | None, str | None], Profile] = field(
         default_factory=dict, repr=False, compare=False)
@@ -177,6 +230,48 @@ class DriftReport:
             f = view.result.feature(feature)
             out.append((view.label, f.effect_size, f.flagged))
         return out
+
+    def prediction_views(self, host: str | None = None) -> tuple[PredictionWindow, ...]:
+        """The model's outputs per window, in time order (on ``host`` only if given)."""
+        if host is None or len(self.hosts) < 2:
+            return self.prediction_windows
+        return tuple(v for v in self.prediction_cells if v.host == host)
+
+    def prediction_scores(self, output: str, host: str | None = None
+                          ) -> list[tuple[str, float | None, bool]]:
+        """``(window, effect size, flagged)`` of a model output in each window, in time
+        order (on ``host`` only if given); ``None`` where it was not compared.
+
+        ``output`` is an :attr:`~modeldeck.core.drift.performance.OutputDrift.name`
+        (``"predicted class"``, ``"proba_<class>"``, ``"max_proba"``, ``"prediction"``).
+        """
+        by_window = {v.window: v for v in self.prediction_views(host)}
+        out: list[tuple[str, float | None, bool]] = []
+        for w in self.windows:
+            view = by_window.get(w.label)
+            try:
+                o = view.result.output(output) if view is not None else None
+            except KeyError:
+                o = None
+            out.append((w.label, o.effect_size if o is not None else None,
+                        bool(o is not None and o.flagged)))
+        return out
+
+    def predictions_since(self, host: str | None = None) -> str | None:
+        """The window from which on the model's outputs have kept drifting.
+
+        The earliest window such that it and every later window where the outputs could
+        be tested are flagged (on ``host`` only if given); ``None`` when the latest tested
+        window is not flagged.
+        """
+        since = None
+        for view in reversed(self.prediction_views(host)):
+            if view.result.status == NOT_TESTABLE:
+                continue
+            if not view.flagged:
+                break
+            since = view.window
+        return since
 
     def histogram(self, feature: str, window: str | None = None,
                   host: str | None = None) -> Histogram:
@@ -212,7 +307,7 @@ class DriftReport:
             "rows_reference": self.overall.n_reference, "rows_current": self.overall.n_current,
             "features": features,
             "multivariate": self.multivariate.to_dict() if self.multivariate else None,
-            "predictions": self.predictions.to_dict() if self.predictions else None,
+            "predictions": self._predictions_dict(),
             "performance": [p.to_dict() for p in self.performance],
             "windows": [w.to_dict() for w in self.windows],
             "hosts": list(self.hosts), "by_host": [h.to_dict() for h in self.by_host],
@@ -220,6 +315,20 @@ class DriftReport:
             "advice": [a.to_dict() for a in self.advice],
             "thresholds": self.thresholds.to_dict(), "notes": list(self.notes),
         }
+
+    def _predictions_dict(self) -> dict[str, Any] | None:
+        """The overall comparison's keys, plus ``overall`` (its outputs), ``since`` and the
+        ``windows``, ``hosts`` and ``cells`` views."""
+        if self.predictions is None:
+            return None
+        out: dict[str, Any] = self.predictions.to_dict()
+        out["overall"] = [o.to_dict() for o in self.predictions.outputs]
+        out["since"] = self.predictions_since()
+        out["windows"] = [v.to_dict() for v in self.prediction_windows]
+        out["hosts"] = [{**v.to_dict(), "since": self.predictions_since(v.host)}
+                        for v in self.prediction_hosts]
+        out["cells"] = [v.to_dict() for v in self.prediction_cells]
+        return out
 
 
 # --------------------------------------------------------------------------- analysis
@@ -369,10 +478,14 @@ def analyze(
                                          version.schema if version is not None else None,
                                          cancel)
     predictions, performance = None, ()
+    outputs = _Outputs()
     if version is not None:
         yield ProgressEvent("predictions", 0.85, "scoring the current data with the model")
-        predictions, performance, more = _model_outputs(registry, version, data, labels,
-                                                        order, cancel)
+        outputs, performance, more = _model_outputs(
+            registry, version, data, labels, order, cancel, thresholds=thresholds,
+            hosts_col=hosts_col, hosts=hosts,
+            bounds={w: (_iso(starts.get(w)), _iso(ends.get(w))) for w in order})
+        predictions = outputs.overall
         notes.extend(more)
 
     report = DriftReport(
@@ -382,6 +495,8 @@ def analyze(
         cells=cell_views, importance=importance, multivariate=multi,
         predictions=predictions, performance=tuple(performance), advice=(),
         thresholds=thresholds, window_unit=window_unit, notes=tuple(notes),
+        prediction_windows=outputs.windows, prediction_hosts=outputs.hosts,
+        prediction_cells=outputs.cells,
         reference_profile=reference_profile, profiles=profiles)
     advice = advise(report, version)
     report = DriftReport(**{**report.__dict__, "advice": tuple(advice)})
@@ -399,17 +514,68 @@ def _multivariate(reference: pd.DataFrame, current: pd.DataFrame, schema: Any,
                                                       cancel=cancel), 0.62, 0.85))
 
 
+@dataclass(frozen=True)
+class _Outputs:
+    """Prediction drift over all current data and per window, host and cell."""
+
+    overall: Any = None
+    windows: tuple[PredictionWindow, ...] = ()
+    hosts: tuple[PredictionWindow, ...] = ()
+    cells: tuple[PredictionWindow, ...] = ()
+
+
+def _output_views(reference: pd.DataFrame, current: pd.DataFrame, task: str,
+                  thresholds: DriftThresholds, labels: np.ndarray, order: list[str],
+                  hosts_col: np.ndarray | None, hosts: tuple[str, ...],
+                  cell_keys: list[tuple[str, str]],
+                  bounds: dict[str, tuple[str | None, str | None]], cancel: CancelToken
+                  ) -> _Outputs:
+    """Compare the outputs with the holdout's overall and in every view the inputs have:
+    each window, each host, and each window × host (``cell_keys``) when there are several
+    hosts. A view whose rows were all left unscored is still a view (not testable)."""
+    from modeldeck.core.drift import performance as perf
+
+    def view(mask: np.ndarray | None, window: str | None, host: str | None
+             ) -> PredictionWindow:
+        cancel.check()
+        part = current if mask is None else current.loc[mask]
+        start, end = bounds.get(window, (None, None)) if window else (None, None)
+        return PredictionWindow(window, host, start, end, len(part),
+                                perf.prediction_drift(reference, part, task,
+                                                      thresholds=thresholds))
+
+    overall = view(None, None, None).result
+    windows = tuple(view(labels == w, w, None) for w in order)
+    by_host: tuple[PredictionWindow, ...] = ()
+    cells: tuple[PredictionWindow, ...] = ()
+    if hosts_col is not None:
+        by_host = tuple(view(hosts_col == h, None, h) for h in hosts)
+        present = set(cell_keys)
+        cells = tuple(view((labels == w) & (hosts_col == h), w, h)
+                      for w in order for h in hosts if (w, h) in present)
+    return _Outputs(overall, windows, by_host, cells)
+
+
 def _model_outputs(registry: Any, version: Any, data: pd.DataFrame, labels: np.ndarray,
-                   order: list[str], cancel: CancelToken
-                   ) -> tuple[Any, list[PerformancePoint], list[str]]:
-    """Prediction drift and per-window performance; problems become notes, not errors."""
+                   order: list[str], cancel: CancelToken, *,
+                   thresholds: DriftThresholds | None = None,
+                   hosts_col: np.ndarray | None = None, hosts: tuple[str, ...] = (),
+                   bounds: dict[str, tuple[str | None, str | None]] | None = None,
+                   ) -> tuple[_Outputs, list[PerformancePoint], list[str]]:
+    """Prediction drift (overall and per view) and per-window performance; problems
+    become notes, not errors."""
     from modeldeck.core.drift import performance as perf
 
     notes: list[str] = []
+    thresholds = thresholds or DriftThresholds()
+    # The cells the inputs have (before unscorable rows are dropped), so that each one has
+    # its outputs' view too, if only a not-testable one.
+    cell_keys = (list(dict.fromkeys(zip(labels.tolist(), hosts_col.tolist())))
+                 if hosts_col is not None and len(hosts) > 1 else [])
     missing = [c for c in version.feature_names if c not in data.columns]
     if missing:
-        return None, [], [f"model outputs not analysed: the current data lacks "
-                          f"{', '.join(missing[:5])}"]
+        return _Outputs(), [], [f"model outputs not analysed: the current data lacks "
+                                f"{', '.join(missing[:5])}"]
     inputs = data[list(version.feature_names)]
     # Rows with missing inputs are what the prediction server would refuse (unless the
     # model's schema allows them): score the others, and say how many were left out.
@@ -420,27 +586,30 @@ def _model_outputs(registry: Any, version: Any, data: pd.DataFrame, labels: np.n
         notes.append(f"{int((~keep).sum())} current rows with missing model inputs were not "
                      "scored (the reference had none there)")
         data, inputs, labels = data.loc[keep], inputs.loc[keep], labels[keep]
+        if hosts_col is not None:
+            hosts_col = hosts_col[keep]
     if inputs.empty:
-        return None, [], [*notes, "model outputs not analysed: no scorable rows"]
+        return _Outputs(), [], [*notes, "model outputs not analysed: no scorable rows"]
     try:
         model = registry.load_model(version)
         predicted = model.predict(inputs)
         proba = model.predict_proba(inputs)
     except ModelDeckError as exc:
-        return None, [], [*notes, f"model outputs not analysed: {exc}"]
+        return _Outputs(), [], [*notes, f"model outputs not analysed: {exc}"]
     except Exception as exc:  # the model's own error on unexpected values
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        return None, [], [*notes, f"model outputs not analysed: the model fails on the "
-                                  f"current data ({first})"]
+        return _Outputs(), [], [*notes, f"model outputs not analysed: the model fails on "
+                                        f"the current data ({first})"]
     current = pd.DataFrame({"prediction": predicted})
     if proba is not None and version.classes is not None:
         for i, label in enumerate(version.classes):
             current[f"proba_{label}"] = proba[:, i]
-    predictions = None
+    outputs = _Outputs()
     reference = None
     if version.holdout_predictions_sha256:
         reference = registry.load_holdout_predictions(version)
-        predictions = perf.prediction_drift(reference, current, version.task)
+        outputs = _output_views(reference, current, version.task, thresholds, labels, order,
+                                hosts_col, hosts, cell_keys, bounds or {}, cancel)
     else:
         notes.append("prediction drift not analysed: the version has no holdout predictions")
     estimator = None
@@ -468,7 +637,7 @@ def _model_outputs(registry: Any, version: Any, data: pd.DataFrame, labels: np.n
                     version.task, version.classes)
         estimated = estimator.estimate(proba[mask]) if estimator is not None else None
         points.append(PerformancePoint(w, int(mask.sum()), _metrics_dict(realized), estimated))
-    return predictions, points, notes
+    return outputs, points, notes
 
 
 def _metrics_dict(realized: Any) -> dict[str, float] | None:
@@ -556,12 +725,9 @@ def advise(report: DriftReport, version: Any = None) -> list[Advice]:
             action="Look at how the features named there move together (e.g. a correlation "
             "that flipped); retrain if the model depends on that relationship.")
 
-    predictions = report.predictions
-    if predictions is not None and getattr(predictions, "flagged", False):
-        add("watch", 0.9, title="The model's outputs shifted",
-            text=getattr(predictions, "summary", "The distribution of predictions changed."),
-            action="Check whether the business expects this change in outcomes; if not, "
-            "trace it to the input features flagged above.")
+    finding = _outputs_finding(report)
+    if finding is not None:
+        add("watch", 0.9, **finding)
 
     estimates = [(p.window, p.estimated) for p in report.performance
                  if p.estimated is not None and getattr(p.estimated, "value", None) is not None]
@@ -588,6 +754,112 @@ def advise(report: DriftReport, version: Any = None) -> list[Advice]:
             f"with statistical significance.", action="Nothing to do.")
     drafts.sort(key=lambda d: (d[0], -d[1]))
     return [Advice(**{**a.__dict__, "rank": i + 1}) for i, (_s, _sc, a) in enumerate(drafts)]
+
+
+def _output_change(result: Any, window: str | None = None) -> str:
+    """What moved in a flagged comparison of the outputs, in words: ``the predicted class
+    shares moved (malignant 37.0% → 45.5% in 2026-11-22)``."""
+    where = f" in {window}" if window else ""
+    parts = []
+    mix = result.class_mix
+    if mix is not None and mix.flagged:
+        ref, cur = mix.reference_shares, mix.current_shares
+        moved = max(mix.classes, key=lambda c: abs(cur[c] - ref[c]))
+        parts.append(f"the predicted class shares moved ({moved} {100 * ref[moved]:.1f}% → "
+                     f"{100 * cur[moved]:.1f}%{where})")
+    scores = result.scores
+    if scores is not None and scores.flagged:
+        what = ("the predicted values" if scores.score == "prediction" else
+                "the model's confidence (max_proba)" if scores.score == "max_proba" else
+                f"the scores ({scores.score})")
+        ref_mean, cur_mean = scores.reference_mean or 0.0, scores.current_mean or 0.0
+        parts.append(f"{what} moved {_direction(result)} (mean {ref_mean:.3g} → "
+                     f"{cur_mean:.3g}{where})")
+    return " and ".join(parts) or "the model's outputs moved"
+
+
+def _direction(result: Any) -> str | None:
+    """``"up"`` or ``"down"``: where a flagged score's mean went (``None`` otherwise)."""
+    scores = result.scores
+    if scores is None or not scores.flagged or None in (scores.reference_mean,
+                                                        scores.current_mean):
+        return None
+    return "up" if scores.current_mean > scores.reference_mean else "down"
+
+
+def _from_window(report: DriftReport, window: str) -> str:
+    """``from day 2026-11-21 on`` (``from production-day-5 on`` for file windows)."""
+    unit = f"{report.window_unit} " if report.window_unit else ""
+    return f"from {unit}{window} on"
+
+
+def _outputs_finding(report: DriftReport) -> dict[str, Any] | None:
+    """The advice about the model's outputs (``None`` when they did not move): since which
+    window they keep drifting, on all hosts merged or on some hosts only."""
+    predictions = report.predictions
+    if predictions is None:
+        return None
+    action = ("Check whether the business expects this change in outcomes; if not, trace it "
+              "to the input features that moved in the same windows.")
+    since = report.predictions_since()
+    many = len(report.hosts) > 1
+    on_hosts = {h: report.predictions_since(h) for h in report.hosts} if many else {}
+    moving = {h: w for h, w in on_hosts.items() if w is not None}
+    if since is not None:
+        views = report.prediction_views()
+        latest = next(v for v in reversed(views) if v.result.status != NOT_TESTABLE)
+        change = _output_change(latest.result, None if latest.window == since
+                                else latest.window)
+        where = ("" if not many else " on every host" if len(moving) == len(report.hosts)
+                 else f" (by host: on {' and '.join(moving)})" if moving else "")
+        first = views[0].window == since
+        text = (f"{change[:1].upper()}{change[1:]}: the outputs differ from the holdout's"
+                f"{where} {_from_window(report, since)}"
+                + (" (in every window)" if first and len(views) > 1 else "") + ".")
+        one = next(iter(moving)) if len(moving) == 1 and many else None
+        return dict(title=f"The model's outputs shifted {_from_window(report, since)}",
+                    text=text, action=action, window=since, host=one)
+    if moving:
+        parts = []
+        ways = set()
+        for host, start in moving.items():
+            views = report.prediction_views(host)
+            latest = next(v for v in reversed(views) if v.result.status != NOT_TESTABLE)
+            parts.append(f"on {host} {_output_change(latest.result, latest.window)} "
+                         f"{_from_window(report, start)}")
+            ways.add(_direction(latest.result))
+        opposite = {"up", "down"} <= ways
+        merged = (" Merged over all hosts the changes cancel out." if opposite else
+                  " Merged over all hosts the change is too small to flag.")
+        one = next(iter(moving)) if len(moving) == 1 else None
+        text = "; ".join(parts)
+        return dict(title=("The model's outputs shifted on " + " and ".join(moving)
+                           + (" only" if one else
+                              ", in opposite directions" if opposite else "")),
+                    text=text[:1].upper() + text[1:] + "." + merged,
+                    action=(f"Look at the input findings for {one} and the other hosts in "
+                            "those windows: outputs that move on one host only usually come "
+                            "from what feeds that host."
+                            if one else "Compare the hosts' inputs in those windows: "
+                            "different changes on different hosts point to what feeds each "
+                            "of them rather than to the world."),
+                    window=min(moving.values(), key=_window_position(report)), host=one)
+    flagged = [v.window for v in report.prediction_windows if v.flagged]
+    if predictions.flagged or flagged:
+        text = getattr(predictions, "summary", "The distribution of predictions changed.")
+        text = text[:1].upper() + text[1:]
+        if flagged:
+            text += (f" Flagged in {', '.join(str(w) for w in flagged[:5])}"
+                     + (f" and {len(flagged) - 5} more windows" if len(flagged) > 5 else "")
+                     + ", not in the latest one.")
+        return dict(title="The model's outputs shifted", text=text, action=action,
+                    window=flagged[0] if flagged else None)
+    return None
+
+
+def _window_position(report: DriftReport) -> Any:
+    order = {w.label: i for i, w in enumerate(report.windows)}
+    return lambda w: order.get(w, len(order))
 
 
 def _quality_state(result: FeatureDrift, check: str, alpha: float) -> tuple[bool, bool]:

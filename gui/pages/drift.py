@@ -588,7 +588,23 @@ class DriftPage(QWidget):
         numbers_layout.addWidget(self.numbers_note)
         numbers_layout.addWidget(numbers_row, 1)
 
-        # Model outputs tab.
+        # Model outputs tab: an output's drift per window (like a feature's), holdout vs
+        # current outputs of the selected window, and performance over time.
+        self.outputs_chip = StatusChip(self)
+        self.outputs_chip.setObjectName("outputsChip")
+        self.output_combo = QComboBox(self)
+        self.output_combo.setObjectName("outputCombo")
+        self.output_combo.setMinimumWidth(130)
+        self.output_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.output_combo.setToolTip("The model output whose drift is drawn per window")
+        self.outputs_since = ElidedLabel("", self)
+        self.outputs_since.setObjectName("outputsSince")
+        self.outputs_since.setProperty("role", "muted")
+        self.output_score_chart = ScoreChart(self)
+        self.output_score_chart.setObjectName("outputScoreChart")
+        self.output_score_card = ChartCard("Output drift over time", self.output_score_chart,
+                                           self, card=False)
+        self.output_score_card.setObjectName("outputScoreCard")
         self.prediction_chart = PredictionChart(self)
         self.prediction_card = ChartCard("Prediction drift", self.prediction_chart, self,
                                          card=False)
@@ -600,14 +616,29 @@ class DriftPage(QWidget):
         self.outputs_notes = muted_label("", self)
         self.outputs_notes.setObjectName("outputsNotes")
         outputs_tab = QWidget(self)
-        outputs_row = QHBoxLayout()
-        outputs_row.setSpacing(24)
-        outputs_row.addWidget(self.prediction_card, 1)
-        outputs_row.addWidget(self.performance_card, 1)
+        outputs_head = QHBoxLayout()
+        outputs_head.setSpacing(10)
+        output_label = QLabel("Output", self)
+        output_label.setProperty("role", "fieldLabel")
+        outputs_head.addWidget(output_label)
+        outputs_head.addWidget(self.output_combo)
+        outputs_head.addWidget(self.outputs_chip)
+        outputs_head.addWidget(self.outputs_since, 1)
+        self.outputs_splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.outputs_splitter.setObjectName("driftOutputsSplitter")
+        self.outputs_splitter.setChildrenCollapsible(False)
+        self.outputs_splitter.setHandleWidth(12)
+        for card in (self.output_score_card, self.prediction_card, self.performance_card):
+            card.setMinimumWidth(150)
+            self.outputs_splitter.addWidget(card)
+        for index, stretch in enumerate((4, 3, 4)):
+            self.outputs_splitter.setStretchFactor(index, stretch)
+        self.outputs_splitter.setSizes([260, 195, 260])
         outputs_layout = QVBoxLayout(outputs_tab)
         outputs_layout.setContentsMargins(10, 8, 10, 8)
         outputs_layout.setSpacing(6)
-        outputs_layout.addLayout(outputs_row, 1)
+        outputs_layout.addLayout(outputs_head)
+        outputs_layout.addWidget(self.outputs_splitter, 1)
         outputs_layout.addWidget(self.outputs_notes)
 
         # Joint distribution tab.
@@ -705,6 +736,8 @@ class DriftPage(QWidget):
         self.feature_window_combo.currentIndexChanged.connect(
             self._on_feature_window_combo_current_index_changed)
         self.host_combo.currentIndexChanged.connect(self._on_host_combo_current_index_changed)
+        self.output_combo.currentIndexChanged.connect(
+            self._on_output_combo_current_index_changed)
 
     def _numbers_table(self, model: FeatureNumbersModel, name: str) -> QTableView:
         view = QTableView(self)
@@ -742,7 +775,7 @@ class DriftPage(QWidget):
 
     def _splitters(self) -> dict[str, QSplitter]:
         return {"topSplitter": self.top_splitter, "bodySplitter": self.body_splitter,
-                "detailSplitter": self.detail_splitter}
+                "detailSplitter": self.detail_splitter, "outputsSplitter": self.outputs_splitter}
 
     # -- models, versions and files -------------------------------------------
 
@@ -1049,6 +1082,7 @@ class DriftPage(QWidget):
             return
         self._refresh_heatmap()
         self._refresh_feature()
+        self._refresh_output_views()
 
     def window_views(self) -> list[Any]:
         """The per-window views under the host filter, in time order."""
@@ -1086,6 +1120,8 @@ class DriftPage(QWidget):
         self.feature_window_combo.setCurrentIndex(max(index, 0))
         self._updating = False
         self._refresh_feature()
+        if self.report is not None:
+            self._refresh_output_views()
         self.selection_changed.emit(feature, window)
 
     def _on_heatmap_cell_clicked(self, feature: str, window: str) -> None:
@@ -1124,6 +1160,9 @@ class DriftPage(QWidget):
         elif self.report.multivariate is not None and "joint" in advice.title.lower():
             self.tabs.setCurrentIndex(self.joint_tab_index)
         else:
+            # The outputs or performance: show the window the finding starts in.
+            if advice.window is not None and advice.window != self.window:
+                self.select(self.feature, advice.window)
             self.tabs.setCurrentIndex(self.outputs_tab_index)
 
     def feature_result(self, name: str, window: str | None, host: str | None) -> Any:
@@ -1257,18 +1296,22 @@ class DriftPage(QWidget):
         report = self.report
         notes = list(getattr(report, "notes", ()) or ())
         predictions = report.predictions
-        self.prediction_card.set_title("Prediction drift")
-        if predictions is not None and self._show_predictions(predictions):
-            self.prediction_card.show_chart()
-        else:
-            why = next((n for n in notes if "prediction" in n or "model outputs" in n), None)
-            if predictions is not None:
-                why = predictions.summary
-            self.prediction_card.show_placeholder(
-                why[:1].upper() + why[1:] if why else
-                "No prediction drift: analyse against a model version with holdout "
-                "predictions.")
-            self.prediction_card.set_legend([])
+        names = [o.name for o in predictions.outputs] if predictions is not None else []
+        previous = self.output_combo.currentData()
+        self._updating = True
+        self.output_combo.clear()
+        for name in names:
+            self.output_combo.addItem(name, name)
+        if previous in names:
+            self.output_combo.setCurrentIndex(names.index(previous))
+        elif names:  # the first flagged output, else the scores (they move first)
+            flagged = [i for i, v in enumerate(names) if any(
+                o.name == v and o.flagged for w in report.prediction_windows
+                for o in w.result.outputs)]
+            self.output_combo.setCurrentIndex(flagged[0] if flagged else len(names) - 1)
+        self._updating = False
+        self.output_combo.setEnabled(len(names) > 1)
+        self._refresh_output_views()
 
         points = list(report.performance)
         series = _performance_series(points)
@@ -1296,12 +1339,118 @@ class DriftPage(QWidget):
         self.outputs_notes.setText("\n".join(f"• {n[:1].upper()}{n[1:]}" for n in notes))
         self.outputs_notes.setVisible(bool(notes))
 
-    def _show_predictions(self, predictions: Any) -> bool:
-        """Draw a ``PredictionDrift``; whether there was anything to draw."""
+    @property
+    def output(self) -> str | None:
+        """The model output drawn per window (``None`` without prediction drift)."""
+        return self.output_combo.currentData() if self.output_combo.count() else None
+
+    def set_output(self, name: str) -> None:
+        """Draw ``name`` (an output of the report's prediction drift) per window."""
+        index = self.output_combo.findData(name)
+        if index >= 0:
+            self.output_combo.setCurrentIndex(index)
+
+    def _on_output_combo_current_index_changed(self, _index: int) -> None:
+        if not self._updating and self.report is not None:
+            self._refresh_output_views()
+
+    def prediction_view(self, window: str | None, host: str | None) -> Any:
+        """The ``PredictionDrift`` of the view (window, host); ``None`` if there is none."""
+        report = self.report
+        if report is None or report.predictions is None:
+            return None
+        if window is None and host is None:
+            return report.predictions
+        if window is None:
+            views = [v for v in report.prediction_hosts if v.host == host]
+        else:
+            views = [v for v in report.prediction_views(host) if v.window == window]
+        return views[0].result if views else None
+
+    def _refresh_output_views(self) -> None:
+        """The selected output per window, and holdout vs current in the selected view."""
+        report, host, window = self.report, self.host, self.window
+        predictions = report.predictions
+        on_host = f" on {host}" if host else ""
+        self.output_score_card.set_title(f"Output drift, {host}" if host
+                                         else "Output drift over time")
+        if predictions is None:
+            notes = list(getattr(report, "notes", ()) or ())
+            why = next((n for n in notes if "prediction" in n or "model outputs" in n), None)
+            text = (why[:1].upper() + why[1:] if why else
+                    "No prediction drift: analyse against a model version with holdout "
+                    "predictions.")
+            for card in (self.output_score_card, self.prediction_card):
+                card.show_placeholder(text)
+                card.set_legend([])
+            self.prediction_card.set_title("Prediction drift")
+            self.outputs_chip.set_status(None)
+            self.outputs_since.set_full_text("")
+            return
+
+        # The chip and the "since" line speak of the latest windows, as the advice does.
+        since = report.predictions_since(host)
+        flagged = [v.window for v in report.prediction_views(host) if v.flagged]
+        if since is not None:
+            self.outputs_chip.set_status("drift", "outputs shifted")
+            parts = [f"since {since}{on_host}"]
+        else:
+            self.outputs_chip.set_status("ok", "stable now")
+            parts = [f"flagged{on_host} in {', '.join(flagged[:3])}"
+                     f"{' …' if len(flagged) > 3 else ''}, not in the latest window"
+                     if flagged else f"no window flagged{on_host}"]
+        if host is None and len(report.hosts) > 1:  # when the hosts tell more
+            by_host = {h: report.predictions_since(h) for h in report.hosts}
+            moving = [f"{h} since {w}" for h, w in by_host.items() if w is not None]
+            if moving and set(by_host.values()) != {since}:
+                parts.append("by host: " + ", ".join(moving))
+        self.outputs_since.set_full_text(" · ".join(parts))
+        self.outputs_chip.setToolTip(
+            "Whether the outputs drift in the latest windows. An output is flagged in a "
+            "window when its change is relevant (over the threshold) and significant "
+            "(Benjamini-Hochberg over the window's outputs).")
+
+        name = self.output
+        overall = next((o for o in predictions.outputs if o.name == name), None)
+        scores = report.prediction_scores(name, host) if name is not None else []
+        if overall is not None and any(v is not None for _w, v, _f in scores):
+            labels = [w for w, _v, _f in scores]
+            what = "Jensen-Shannon" if overall.kind == "class_mix" else "Wasserstein"
+            unit = "" if overall.kind == "class_mix" else " sd"
+            self.output_score_chart.set_series(
+                labels, [v for _w, v, _f in scores], [f for _w, _v, f in scores],
+                overall.effect_threshold, titles=short_labels(labels), effect_name=what,
+                selected=window)
+            self.output_score_card.show_chart()
+            self.output_score_card.set_legend(
+                [(CURRENT_COLOR, what), (FLAG_COLOR, "flagged"),
+                 (THRESHOLD_COLOR,
+                  f"threshold {format_number(overall.effect_threshold, 3)}{unit}")])
+        else:
+            self.output_score_card.show_placeholder(
+                f"{name or 'The outputs'}: no drift score in any window"
+                + (f" ({overall.reason})" if overall is not None and overall.reason else "."))
+            self.output_score_card.set_legend([])
+
+        view = self.prediction_view(window, host)
+        labels = [w.label for w in report.windows]
+        scope = (short_labels(labels)[labels.index(window)] if window in labels
+                 else "all windows") + (f", {host}" if host else "")
+        if view is not None and self._show_predictions(view, scope):
+            self.prediction_card.show_chart()
+        else:
+            why = view.summary if view is not None else f"no scored rows in {scope}"
+            self.prediction_card.set_title(scope[:1].upper() + scope[1:])
+            self.prediction_card.show_placeholder(why[:1].upper() + why[1:])
+            self.prediction_card.set_legend([])
+
+    def _show_predictions(self, predictions: Any, scope: str = "current") -> bool:
+        """Draw a ``PredictionDrift`` (of the view ``scope``, e.g. ``11-22, edge-1``) against
+        the holdout's outputs; whether there was anything to draw."""
         mix, scores = predictions.class_mix, predictions.scores
-        verdict = {"drift": "outputs shifted", "ok": "stable",
+        verdict = {"drift": "shifted", "ok": "stable",
                    "not_testable": "not testable"}.get(predictions.status, predictions.status)
-        self.prediction_card.set_title(f"Prediction drift: {verdict}")
+        self.prediction_card.set_title(f"{scope[:1].upper()}{scope[1:]}: {verdict}")
         detail = predictions.summary[:1].upper() + predictions.summary[1:]
         if scores is not None and scores.reason:
             detail += f". {scores.reason[:1].upper()}{scores.reason[1:]}"
@@ -1313,8 +1462,7 @@ class DriftPage(QWidget):
             self.prediction_card.set_legend(
                 [(REFERENCE_COLOR, f"holdout ({predictions.n_reference:,})"),
                  (CURRENT_COLOR, f"current ({predictions.n_current:,})")],
-                f"JS {format_number(mix.js_distance, 3)}, p "
-                f"{format_number(mix.p_adjusted, 2)}")
+                f"JS {format_number(mix.js_distance, 3)}")
             return True
         if scores is not None and None not in (scores.reference_mean, scores.current_mean,
                                                scores.reference_sd, scores.current_sd):
@@ -1322,10 +1470,9 @@ class DriftPage(QWidget):
                 scores.score, (scores.reference_mean, scores.current_mean),
                 (scores.reference_sd, scores.current_sd))
             self.prediction_card.set_legend(
-                [(REFERENCE_COLOR, "holdout"), (CURRENT_COLOR, "current")],
-                "bars: mean, whiskers: ±1 sd"
-                + (f" · Wasserstein {format_number(scores.wasserstein_sd, 3)} sd"
-                   if scores.wasserstein_sd is not None else ""))
+                [(REFERENCE_COLOR, f"holdout ({predictions.n_reference:,})"),
+                 (CURRENT_COLOR, f"current ({predictions.n_current:,})")],
+                "mean ± 1 sd")
             return True
         return False
 

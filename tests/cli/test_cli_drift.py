@@ -106,6 +106,41 @@ def test_the_text_report_reads_top_down_and_writes_html(invoke, demo_ws, tmp_pat
     for name in table:
         assert name in page
     assert 'id="performance"' in page and 'id="predictions"' in page
+    # the model's outputs per window: a line each, and a chart per output in the page
+    assert "Model outputs per window" in text and "PROBA_MALIGNANT" in text
+    assert "drift of proba_malignant per window" in page
+
+
+def test_outputs_per_window_in_json_and_text(invoke, demo_ws):
+    days = _days(demo_ws, "breast-cancer", range(1, 8))
+    report = as_json(invoke("drift", "breast-cancer@production", *days, "--no-multivariate",
+                            "--json", "-q", ws=demo_ws))
+    predictions = report["predictions"]
+    assert predictions["drift"] is False and predictions["status"] == "ok"  # as before
+    assert [o["name"] for o in predictions["overall"]] == ["predicted class",
+                                                          "proba_malignant"]
+    windows = predictions["windows"]
+    assert [w["window"] for w in windows] == [f"2026-11-{d}" for d in range(16, 23)]
+    assert [w["drift"] for w in windows] == [False] * 6 + [True]
+    assert {"window", "rows", "drift", "outputs"} <= set(windows[0])
+    assert {"name", "drift", "effect_size", "p_adjusted"} <= set(windows[0]["outputs"][0])
+    assert predictions["since"] == "2026-11-22"
+    assert [h["host"] for h in predictions["hosts"]] == ["edge-1", "edge-2"]
+    outputs = next(a for a in report["advice"] if "outputs" in a["title"])
+    assert "from day 2026-11-22 on" in outputs["title"] and outputs["window"] == "2026-11-22"
+
+    text = ok(invoke("drift", "breast-cancer@production", *days, "--no-multivariate", "-q",
+                     ws=demo_ws)).stdout
+    lines = text.splitlines()
+    start = lines.index(next(line for line in lines
+                             if line.startswith("Model outputs per window")))
+    assert lines[start + 1].split() == ["WINDOW", "ROWS", "OUTPUTS", "PREDICTED", "CLASS",
+                                        "PROBA_MALIGNANT", "DRIFTED", "ON"]
+    rows = lines[start + 2:start + 9]
+    assert [r.split()[0] for r in rows] == [f"2026-11-{d}" for d in range(16, 23)]
+    assert rows[-1].split()[2] == "drift" and "●" in rows[-1] and "edge-1" in rows[-1]
+    assert all(r.split()[2] == "ok" for r in rows[:-1])
+    assert "drifting since 2026-11-22" in text
 
 
 def test_progress_goes_to_stderr_and_quiet_silences_it(invoke, two_csvs):

@@ -245,6 +245,59 @@ def test_model_outputs_tab_shows_performance_with_its_band(analyzed):
     assert np.all(low <= y) and np.all(y <= high)
 
 
+def test_model_outputs_tab_shows_output_drift_per_window(analyzed, qtbot):
+    page, report = analyzed, analyzed.report
+    windows = [w.label for w in report.windows]
+    assert [page.output_combo.itemData(i) for i in range(page.output_combo.count())] == [
+        "predicted class", "proba_malignant"]
+    assert page.output == "proba_malignant"  # the flagged output opens first
+    assert page.output_score_card.showing_chart
+    # One point per window, the threshold, the flagged windows (the demo's last day).
+    scores = report.prediction_scores("proba_malignant")
+    x, y = page.output_score_chart.curve.getData()
+    np.testing.assert_array_equal(x, np.arange(len(windows)))
+    np.testing.assert_allclose(y, [v for _w, v, _f in scores])
+    fx, _fy = page.output_score_chart.flag_points.getData()
+    assert fx.tolist() == [float(len(windows) - 1)]
+    _tx, ty = page.output_score_chart.threshold_line.getData()
+    assert ty.tolist() == [report.thresholds.wasserstein_sd] * 2
+    assert page.outputs_chip.status == "drift"
+    assert f"since {report.predictions_since()}" in page.outputs_since.full_text()
+
+    # A heatmap click selects a window: the outputs chart marks it and the holdout vs
+    # current bars show that window.
+    click_cell(page, qtbot, "mean radius", windows[5])
+    assert page.output_score_chart.marker.isVisible()
+    assert page.output_score_chart.marker.value() == 5
+    mix = report.prediction_windows[5].result.class_mix
+    page.tabs.setCurrentIndex(page.outputs_tab_index)
+    assert page.prediction_card.showing_chart
+    assert page.prediction_card.title().startswith("11-21")
+    np.testing.assert_allclose(page.prediction_chart.current_bars.opts["height"],
+                               [mix.current_shares[c] for c in mix.classes])
+
+    # The other output, and one host's windows.
+    page.set_output("predicted class")
+    _x, y = page.output_score_chart.curve.getData()
+    np.testing.assert_allclose(y, [v for _w, v, _f in
+                                   report.prediction_scores("predicted class")])
+    page.set_host("edge-1")
+    _x, y = page.output_score_chart.curve.getData()
+    np.testing.assert_allclose(y, [v for _w, v, _f in
+                                   report.prediction_scores("predicted class", "edge-1")])
+    assert "edge-1" in page.output_score_card.title()
+    assert page.prediction_card.title().startswith("11-21, edge-1")
+
+
+def test_outputs_advice_opens_its_window(analyzed, qtbot):
+    page, report = analyzed, analyzed.report
+    row = next(i for i, a in enumerate(report.advice) if "outputs" in a.title)
+    page.open_advice(row)
+    assert page.tabs.currentIndex() == page.outputs_tab_index
+    assert page.window == report.advice[row].window == report.predictions_since()
+    assert page.output_score_chart.marker.value() == len(report.windows) - 1
+
+
 def test_realized_performance_when_the_data_has_labels(page, qtbot, tmp_path):
     labeled = []
     for path in page.current_files[:3]:

@@ -209,6 +209,7 @@ def test_per_model_thresholds_are_stored_audited_and_used(demo) -> None:
                               multivariate=False))
         assert lenient.thresholds.wasserstein_sd == 5.0
         assert "s5" not in lenient.overall.drifted  # a 5-sd bar: no distribution alarm
+        assert lenient.predictions.thresholds.wasserstein_sd == 5.0  # outputs use it too
         with pytest.raises(InvalidInputError, match="unknown drift threshold"):
             registry.set_drift_thresholds("diabetes", {"bogus": 1})
         with Workspace.open(path, actor="bob") as as_reviewer:  # may not edit models
@@ -237,3 +238,87 @@ def test_time_range(demo) -> None:
                     until="2026-11-19"))
     with pytest.raises(InvalidInputError, match="not a date"):
         run(analyze(files, registry=registry, ref="diabetes:1", since="last tuesday"))
+
+
+# -- the model's outputs per window and host ------------------------------------------------
+
+
+def test_outputs_drift_per_window_on_the_demo(demo) -> None:
+    """Clean days keep the outputs in place; the days the demo drifts move them.
+
+    breast-cancer: the drifted size features push the malignancy score up enough to flag
+    the last day only (over all windows together the outputs do not flag). diabetes: the
+    unit change of 'bp' on edge-1 (from day 5) pulls the predictions down there, the
+    growing 'bmi' and 's5' push them up on edge-2 (from day 6).
+    """
+    _path, _registry, reports = demo
+    cancer = reports["breast-cancer"]
+    assert [v.window for v in cancer.prediction_windows] == [w.label for w in cancer.windows]
+    assert [v.rows for v in cancer.prediction_windows][:5] == [200] * 5  # all scored
+    assert [v.flagged for v in cancer.prediction_windows] == [False] * 6 + [True]
+    assert not cancer.predictions.flagged  # all windows together hide it
+    assert cancer.predictions_since() == "2026-11-22"
+    last = cancer.prediction_windows[-1].result
+    assert last.output("proba_malignant").flagged
+    assert [o.name for o in last.outputs] == ["predicted class", "proba_malignant"]
+    scores = cancer.prediction_scores("proba_malignant")
+    assert [s[0] for s in scores] == [w.label for w in cancer.windows]
+    assert scores[-1][2] and scores[-1][1] > cancer.thresholds.wasserstein_sd
+
+    diabetes = reports["diabetes"]
+    assert not any(v.flagged for v in diabetes.prediction_windows[:4])
+    assert diabetes.prediction_windows[4].flagged  # day 5: the unit change sets in
+    assert [h.host for h in diabetes.prediction_hosts] == ["edge-1", "edge-2"]
+    assert len(diabetes.prediction_cells) == 14
+    assert not any(c.flagged for c in diabetes.prediction_cells if c.window < "2026-11-19")
+    assert diabetes.predictions_since("edge-1") == "2026-11-20"
+    assert diabetes.predictions_since("edge-2") == "2026-11-21"
+    edge1 = [v.result.scores.current_mean for v in diabetes.prediction_views("edge-1")]
+    edge2 = [v.result.scores.current_mean for v in diabetes.prediction_views("edge-2")]
+    assert edge1[-1] < edge1[0] and edge2[-1] > edge2[0]  # opposite directions
+
+
+def test_outputs_are_one_bh_family_per_window(demo) -> None:
+    """As a window's features are: each window adjusts over its own outputs only."""
+    from modeldeck.core.drift.stats import benjamini_hochberg
+
+    _path, _registry, reports = demo
+    for view in reports["breast-cancer"].prediction_windows:
+        outputs = view.result.outputs
+        raw = [o.p_value for o in outputs]
+        assert [o.p_adjusted for o in outputs] == pytest.approx(
+            benjamini_hochberg(raw).tolist())
+        for o in outputs:
+            assert o.flagged == (o.effect_size >= o.effect_threshold
+                                 and o.p_adjusted <= view.result.thresholds.alpha)
+
+
+def test_outputs_advice_says_since_when(demo) -> None:
+    _path, _registry, reports = demo
+    cancer = next(a for a in reports["breast-cancer"].advice if "outputs" in a.title)
+    assert cancer.title == "The model's outputs shifted from day 2026-11-22 on"
+    assert cancer.window == "2026-11-22" and cancer.feature is None
+    assert "proba_malignant" in cancer.text and "moved up" in cancer.text
+    diabetes = next(a for a in reports["diabetes"].advice if "outputs" in a.title)
+    assert "in opposite directions" in diabetes.title
+    assert "on edge-1 the predicted values moved down" in diabetes.text.lower()
+    assert "from day 2026-11-20 on" in diabetes.text
+    assert "edge-2" in diabetes.text and "from day 2026-11-21 on" in diabetes.text
+    assert diabetes.window == "2026-11-20"
+
+
+def test_outputs_json(demo) -> None:
+    _path, _registry, reports = demo
+    data = json.loads(json.dumps(reports["diabetes"].to_dict()))["predictions"]
+    # the overall comparison's keys stay where they were
+    assert {"drift", "task", "status", "summary", "class_mix", "scores"} <= set(data)
+    assert [o["name"] for o in data["overall"]] == ["prediction"]
+    assert {"name", "drift", "method", "statistic", "p_value", "p_adjusted", "effect_size",
+            "effect_threshold"} <= set(data["overall"][0])
+    assert len(data["windows"]) == 7 and data["windows"][4]["drift"] is True
+    assert data["windows"][0]["window"] == "2026-11-16"
+    assert data["windows"][0]["outputs"][0]["name"] == "prediction"
+    assert data["since"] is None
+    assert [(h["host"], h["since"]) for h in data["hosts"]] == [
+        ("edge-1", "2026-11-20"), ("edge-2", "2026-11-21")]
+    assert len(data["cells"]) == 14
