@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
+from modeldeck.core.cli_hosts import hosts
 from modeldeck.core.errors import ModelDeckError
 
 if TYPE_CHECKING:
@@ -877,6 +878,47 @@ def _drift_performance(report: Any) -> str:
     return title + "\n" + _table(headers, rows, right=range(1, len(headers)), indent=2)
 
 
+def _drift_outputs(report: Any) -> str:
+    """The model's outputs per window, one line each: the verdict, each output's effect
+    (× its threshold, ``●`` when flagged) and, with several hosts, where they drifted;
+    ``""`` with fewer than two windows."""
+    views = list(getattr(report, "prediction_windows", ()) or ())
+    if len(views) < 2:
+        return ""
+    names = list(dict.fromkeys(o.name for v in views for o in v.result.outputs))
+    by_cell: dict[str, list[str]] = {}
+    for cell in getattr(report, "prediction_cells", ()) or ():
+        if cell.flagged:
+            by_cell.setdefault(cell.window, []).append(cell.host)
+    hosts = len(report.hosts) > 1
+    headers = ["WINDOW", "ROWS", "OUTPUTS", *(n.upper() for n in names)]
+    if hosts:
+        headers.append("DRIFTED ON")
+    rows = []
+    for v in views:
+        outputs = {o.name: o for o in v.result.outputs}
+        row: list[Any] = [v.window, v.rows, v.result.status.replace("_", " ")]
+        for name in names:
+            o = outputs.get(name)
+            row.append(_DASH if o is None or o.effect_size is None else
+                       f"{_MARKS['drift'] if o.flagged else _MARKS['ok']} {_drift_effect(o)}")
+        if hosts:
+            row.append(", ".join(by_cell.get(v.window, [])) or _DASH)
+        rows.append(row)
+    title = (f"Model outputs per window ({_MARKS['drift']} flagged; effect: JS of the class "
+             "shares, Wasserstein sd of scores)")
+    text = title + "\n" + _table(headers, rows, right=[1], indent=2)
+    since = report.predictions_since()
+    if since is not None:
+        text += f"\n  drifting since {since}"
+    if hosts:  # when the hosts tell more than all of them merged
+        by_host = {h: report.predictions_since(h) for h in report.hosts}
+        on_hosts = [f"{h} since {w}" for h, w in by_host.items() if w is not None]
+        if on_hosts and set(by_host.values()) != {since}:
+            text += f"\n  by host: drifting on {', '.join(on_hosts)}"
+    return text
+
+
 def _drift_text(report: Any, sources: str, skipped_multivariate: bool, top: int = 5) -> None:
     """The human-readable drift report on stdout."""
     overall = report.overall
@@ -923,12 +965,16 @@ def _drift_text(report: Any, sources: str, skipped_multivariate: bool, top: int 
         flagged = bool(getattr(pred, "flagged", getattr(pred, "drift", False)))
         summary = getattr(pred, "summary", "")
         summary = summary() if callable(summary) else summary
-        lines.append(("model outputs", ("drift" if flagged else "ok")
+        together = " (all windows together)" if len(report.windows) > 1 else ""
+        lines.append(("model outputs", ("drift" if flagged else "ok") + together
                       + (f" — {summary}" if summary else "")))
     elif report.model:
         lines.append(("model outputs", "not analysed (see the notes)"))
     click.echo(_pairs(lines, indent=0))
 
+    outputs = _drift_outputs(report)
+    if outputs:
+        click.echo("\n" + outputs)
     perf = _drift_performance(report)
     if perf:
         click.echo("\n" + perf)
@@ -1471,6 +1517,11 @@ def serve(app: _App, ref: str, host: str | None, port: int | None, threads: int 
     code = server.serve(target, config, state_dir=state_dir, token=_read_token(token_file),
                         port_file=port_file)
     raise SystemExit(code)
+
+
+cli.add_command(hosts)  # `modeldeck hosts ...` lives in modeldeck.core.cli_hosts
+# deploy, rollback, status and hosts trust/untrust/probe/unlock register themselves on import
+import modeldeck.core.cli_deploy  # noqa: E402,F401
 
 
 # -- entry point ----------------------------------------------------------------------------

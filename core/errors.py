@@ -72,6 +72,33 @@ class ReleaseError(ModelDeckError):
     """A release folder is incomplete, altered, or its model fails the self-check."""
 
 
+class DeployError(ModelDeckError):
+    """A host cannot be reached, refused a step, or a deploy or rollback failed."""
+
+
+class HostKeyError(DeployError):
+    """A host's SSH key is unknown (not yet trusted) or changed since it was trusted.
+
+    Attributes
+    ----------
+    fingerprint
+        The SHA256 fingerprint the host presented (``SHA256:...``).
+    changed
+        ``True`` when a different key was trusted before (a possible man-in-the-middle).
+    """
+
+    def __init__(self, message: str, fix: str | None = None, *, fingerprint: str = "",
+                 key_type: str = "", changed: bool = False) -> None:
+        super().__init__(message, fix)
+        self.fingerprint = fingerprint
+        self.key_type = key_type
+        self.changed = changed
+
+
+class HostLockedError(DeployError):
+    """Another deploy holds the host's deploy lock."""
+
+
 class WorkspaceError(ModelDeckError):
     """The workspace cannot be opened or written (missing, newer schema, locked...)."""
 

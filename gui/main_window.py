@@ -57,9 +57,7 @@ class PageEntry:
 PAGES: tuple[PageEntry, ...] = (
     PageEntry("models", "Models", "page-models.svg"),
     PageEntry("drift", "Drift", "page-drift.svg"),
-    PageEntry("fleet", "Fleet", "page-fleet.svg",
-              "Comes with on-prem deployment: hosts reached over SSH, rollouts "
-              "and one-click rollback."),
+    PageEntry("fleet", "Fleet", "page-fleet.svg"),
     PageEntry("releases", "Releases", "page-releases.svg",
               "Comes with release management: release candidates, QA gates "
               "and reviewer approvals."),
@@ -233,6 +231,10 @@ class MainWindow(QMainWindow):
             from modeldeck.gui.pages.drift import DriftPage
 
             return DriftPage(self.workspace, self.runner, self.banner, self)
+        if key == "fleet":
+            from modeldeck.gui.pages.fleet import FleetPage
+
+            return FleetPage(self.workspace, self.runner, self.banner, self)
         raise KeyError(key)
 
     def _connect_pages(self) -> None:

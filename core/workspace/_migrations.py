@@ -122,6 +122,66 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE models ADD COLUMN drift_thresholds TEXT NOT NULL DEFAULT '{}'",
     ],
+    # 4: deploy targets (modeldeck.core.deploy.hosts), the history of deployments and
+    # rollbacks per host, and each host's last known status (a cache, not audited).
+    # Deployments and statuses name their host by text, without a foreign key: the
+    # history outlives a removed host.
+    [
+        """
+        CREATE TABLE hosts (
+            name TEXT PRIMARY KEY,
+            transport TEXT NOT NULL CHECK (transport IN ('ssh', 'local')),
+            hostname TEXT NOT NULL DEFAULT '',
+            port INTEGER NOT NULL DEFAULT 22 CHECK (port BETWEEN 1 AND 65535),
+            user TEXT NOT NULL DEFAULT '',
+            identity_file TEXT NOT NULL DEFAULT '',
+            proxy_jump TEXT NOT NULL DEFAULT '',
+            root TEXT NOT NULL,
+            python TEXT NOT NULL DEFAULT 'python3',
+            groups TEXT NOT NULL DEFAULT '[]',
+            labels TEXT NOT NULL DEFAULT '{}',
+            serve_bind TEXT NOT NULL DEFAULT '127.0.0.1',
+            serve_port INTEGER NOT NULL DEFAULT 8080
+                CHECK (serve_port BETWEEN 1 AND 65535),
+            systemd TEXT NOT NULL DEFAULT 'no' CHECK (systemd IN ('no', 'yes', 'auto')),
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE deployments (
+            id INTEGER PRIMARY KEY,
+            host TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('deploy', 'rollback')),
+            release_id TEXT NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            version INTEGER,
+            previous_release TEXT NOT NULL DEFAULT '',
+            outcome TEXT NOT NULL
+                CHECK (outcome IN ('ok', 'failed', 'rolled-back', 'cancelled', 'unknown')),
+            detail TEXT NOT NULL DEFAULT '',
+            bytes_sent INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            actor TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX deployments_host ON deployments(host, id)",
+        """
+        CREATE TABLE host_status (
+            host TEXT PRIMARY KEY,
+            checked_at TEXT NOT NULL,
+            reachable INTEGER NOT NULL,
+            release_id TEXT,
+            model TEXT,
+            version INTEGER,
+            healthy INTEGER,
+            detail TEXT NOT NULL DEFAULT '',
+            free_bytes INTEGER,
+            fingerprint TEXT NOT NULL DEFAULT ''
+        )
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

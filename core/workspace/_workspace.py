@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alias": frozenset({"data-scientist", "reviewer", "admin"}),
     "alias-protected": frozenset({"reviewer", "admin"}),
     "manage-users": frozenset({"admin"}),
+    "manage-hosts": frozenset({"admin"}),
+    "deploy": frozenset({"admin"}),
 }
 
 #: How each permission reads in an error message ("... which may not <phrase>").
@@ -50,6 +52,8 @@ PERMISSION_PHRASES: dict[str, str] = {
     "alias": "move aliases",
     "alias-protected": "move the production alias",
     "manage-users": "manage users",
+    "manage-hosts": "add, change or trust hosts",
+    "deploy": "deploy or roll back releases",
 }
 
 

@@ -629,7 +629,7 @@ class DriftPage(QWidget):
         self.outputs_splitter.setChildrenCollapsible(False)
         self.outputs_splitter.setHandleWidth(12)
         for card in (self.output_score_card, self.prediction_card, self.performance_card):
-            card.setMinimumWidth(150)
+            card.setMinimumWidth(110)
             self.outputs_splitter.addWidget(card)
         for index, stretch in enumerate((4, 3, 4)):
             self.outputs_splitter.setStretchFactor(index, stretch)

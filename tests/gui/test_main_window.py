@@ -65,8 +65,10 @@ def test_sidebar_has_models_first_and_later_pages_disabled(make_main_window):
     assert window.sidebar_item("drift").flags() & Qt.ItemFlag.ItemIsEnabled
     window.sidebar.setCurrentItem(window.sidebar_item("drift"))
     assert window.pages.currentWidget() is window.page("drift")
-    for key, capability in (("fleet", "deployment"),
-                            ("releases", "release management"), ("audit", "audit")):
+    assert window.sidebar_item("fleet").flags() & Qt.ItemFlag.ItemIsEnabled
+    window.sidebar.setCurrentItem(window.sidebar_item("fleet"))
+    assert window.pages.currentWidget() is window.page("fleet")
+    for key, capability in (("releases", "release management"), ("audit", "audit")):
         item = window.sidebar_item(key)
         assert not item.flags() & Qt.ItemFlag.ItemIsEnabled
         assert item.toolTip().startswith("Comes with")

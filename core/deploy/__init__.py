@@ -1,0 +1,1 @@
+"""Deploying releases to hosts over SSH (or into a local folder): hosts, trust, rollout."""

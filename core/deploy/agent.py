@@ -1,0 +1,1942 @@
+#!/usr/bin/env python3
+"""ModelDeck's host agent: the one script a deploy runs on a host.
+
+Uploaded to ``<root>/.modeldeck/agent.py`` and run with the host's own Python (3.8 or
+newer, standard library only — the host may have nothing else)::
+
+    PYTHON <root>/.modeldeck/agent.py --root ROOT COMMAND [options]
+
+Every invocation prints exactly one JSON object on stdout. Exit codes: 0 success; 1 failure,
+with ``{"error": ..., "fix": ...}`` (plus details); 3 the host's deploy lock is held by
+someone else (``{"error", "fix", "holder"}``).
+
+Layout under ROOT::
+
+    .modeldeck/agent.py        this script
+    .modeldeck/lock/           the deploy lock (renamed into place: atomic); lock/owner.json
+    .modeldeck/journal.json    the last activation: running, or its outcome
+    .modeldeck/history.json    activations, newest last
+    .modeldeck/activation.lock flock()ed by the activation worker while it runs
+    .modeldeck/activate.log    the last activation worker's own output
+    releases/<id>/             complete release folders (see modeldeck.core.bundle)
+    releases/<id>.partial/     an upload in progress
+    current -> releases/<id>   relative symlink, switched atomically (symlink + rename)
+    wheelhouse/*.whl           wheels for air-gapped installs; wheelhouse/index.json
+    envs/<hash>/               virtual environments, complete once envs/<hash>/.complete exists
+    state/                     the server's --state-dir, kept across releases
+    run/server.pid, server.log, server.json, modeldeck-<port>.service
+
+Commands (``-h`` on each for its options): probe, lock, unlock, prepare, prepare-wheels,
+verify-wheels, verify, commit, install-env, activate, journal, recover, restart, stop,
+status, prune, fetch, unit.
+
+Crash safety: every file is written to a temporary name, fsynced and renamed; ``current``
+is replaced by renaming a fresh symlink onto it; the activation (switch, stop, start, ready,
+smoke, and the switch back on failure) runs in a worker detached from the SSH session
+(its own session, stdio to files), which journals each step so that ``recover`` — or the
+next ``activate`` — can finish an activation whose worker died (a host crash).
+
+Fault injection (tests): ``--fault POINT[,POINT...]`` or ``$MODELDECK_AGENT_FAULT``;
+``POINT`` or ``POINT:exit`` ends the process at that point with exit code 99,
+``POINT:sleep`` makes it sleep there (to be killed). Points: see ``FAULT_POINTS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from typing import Any
+
+AGENT_VERSION = 1
+FAULT_ENV = "MODELDECK_AGENT_FAULT"
+FAULT_EXIT = 99
+FAULT_POINTS = (
+    # activation worker
+    "after-begin", "after-switch", "after-stop", "after-start", "after-ready", "after-smoke",
+    "after-rollback-switch", "after-rollback-start",
+    # activate's parent (the SSH side): dies once the worker runs
+    "parent-after-spawn",
+    # other commands, before they answer
+    "after-prepare", "after-verify", "after-commit", "after-lock",
+)
+PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "skops", "waitress")
+CHECKED_FOLDERS = ("model", "code", "bin")
+UNHASHED = ("release_id", "built_at", "built_by")
+STOP_TIMEOUT = 10.0
+PORT_TIMEOUT = 10.0
+HISTORY_KEEP = 200
+_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_faults: dict[str, str] = {}
+
+
+# -- plumbing -------------------------------------------------------------------------------
+
+class AgentError(Exception):
+    """A failure reported as ``{"error", "fix", ...}`` with an exit code."""
+
+    def __init__(self, message: str, fix: str, code: int = 1, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.code = code
+        self.extra = extra
+
+
+class StepFailed(Exception):
+    """A step of the activation failed (the transaction switches back)."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # noqa: D102 - argparse hook
+        raise AgentError(f"bad usage: {message}", f"see `{self.prog} -h`")
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def fault(point: str) -> None:
+    """End (or freeze) the process here when a test asked for a fault at ``point``."""
+    action = _faults.get(point)
+    if action is None:
+        return
+    sys.stderr.write(f"modeldeck-agent-fault: reached {point}\n")
+    sys.stderr.flush()
+    if action == "sleep":
+        time.sleep(3600)
+    os._exit(FAULT_EXIT)
+
+
+def parse_faults(spec: str) -> dict[str, str]:
+    """``"a,b:sleep"`` → ``{"a": "exit", "b": "sleep"}``."""
+    out = {}
+    for item in (spec or "").split(","):
+        name, _, action = item.strip().partition(":")
+        if name:
+            out[name] = action or "exit"
+    return out
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a fsynced temporary file and a rename."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                               dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(folder)
+
+
+def write_json(path: str, data: Any) -> None:
+    """Write a JSON file atomically."""
+    write_atomic(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+
+def read_json(path: str, default: Any = None) -> Any:
+    """A JSON file's content, or ``default`` when missing or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            return json.loads(fh.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove_tree(path: str) -> None:
+    """Delete a folder: renamed away first, so a crash never leaves half of it under its
+    own name."""
+    if not os.path.lexists(path):
+        return
+    if os.path.islink(path) or not os.path.isdir(path):
+        os.unlink(path)
+        return
+    parent = os.path.dirname(path)
+    trash = os.path.join(parent, f".trash-{os.path.basename(path)}-{secrets.token_hex(4)}")
+    os.rename(path, trash)
+    fsync_dir(parent)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def free_bytes(path: str) -> int:
+    """Free bytes for an unprivileged user at ``path`` or its nearest existing parent."""
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    st = os.statvfs(path)
+    return int(st.f_bavail * st.f_frsize)
+
+
+def check_id(value: str, what: str = "release id") -> str:
+    """A release id or env hash safe as a single path component."""
+    if not _ID_RE.match(value or "") or value.endswith(".partial") or ".." in value:
+        raise AgentError(f"{what} {value!r} is not valid",
+                         "use letters, digits and . _ - @ + (as modeldeck bundle names them)")
+    return value
+
+
+def check_relpath(rel: str) -> str:
+    """A manifest path that stays inside the release folder."""
+    parts = rel.split("/") if isinstance(rel, str) else [""]
+    if (not rel or rel.startswith("/") or "\\" in rel or "\0" in rel
+            or any(p in ("", ".", "..") for p in parts)):
+        raise AgentError(f"the manifest lists an unsafe path {rel!r}",
+                         "rebuild the release with `modeldeck bundle`")
+    return rel
+
+
+def read_stdin_json() -> tuple[Any, bytes]:
+    """The JSON document on stdin, and its bytes."""
+    raw = sys.stdin.buffer.read()
+    try:
+        return json.loads(raw.decode("utf-8")), raw
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise AgentError(f"stdin is not JSON ({exc})", "send the JSON document on stdin")
+
+
+def tail_text(path: str, offset: int = 0, limit: int = 4000) -> str:
+    """The end of a log file (from ``offset`` on), at most ``limit`` characters."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            start = max(offset, size - limit)
+            fh.seek(start)
+            data = fh.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    if start > offset and "\n" in text:
+        text = text.split("\n", 1)[1]
+    return text
+
+
+def pid_alive(pid: Any) -> bool:
+    """Whether process ``pid`` runs (a zombie counts as dead; our own zombies are reaped)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode("ascii", "replace")
+        if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+            return False
+    except (OSError, IndexError):
+        pass
+    return True
+
+
+def proc_cmdline(pid: int) -> list[str]:
+    """A process' arguments (empty when unknown)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return []
+    return [a.decode("utf-8", "surrogateescape") for a in data.split(b"\0") if a]
+
+
+# -- the host layout -------------------------------------------------------------------------
+
+class Root:
+    """The paths of one deploy root."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.realpath(os.path.expanduser(path))
+        j = os.path.join
+        self.meta = j(self.path, ".modeldeck")
+        self.lock = j(self.meta, "lock")
+        self.journal = j(self.meta, "journal.json")
+        self.history = j(self.meta, "history.json")
+        self.activation_lock = j(self.meta, "activation.lock")
+        self.activate_log = j(self.meta, "activate.log")
+        self.releases = j(self.path, "releases")
+        self.current = j(self.path, "current")
+        self.wheelhouse = j(self.path, "wheelhouse")
+        self.wheel_index = j(self.wheelhouse, "index.json")
+        self.envs = j(self.path, "envs")
+        self.state = j(self.path, "state")
+        self.run = j(self.path, "run")
+        self.pidfile = j(self.run, "server.pid")
+        self.server_json = j(self.run, "server.json")
+        self.server_log = j(self.run, "server.log")
+
+    def release(self, rid: str) -> str:
+        return os.path.join(self.releases, rid)
+
+    def partial(self, rid: str) -> str:
+        return os.path.join(self.releases, rid + ".partial")
+
+    def is_complete(self, rid: str) -> bool:
+        return os.path.isfile(os.path.join(self.release(rid), "manifest.json"))
+
+    def complete_releases(self) -> list[str]:
+        """Complete release ids, sorted by name."""
+        try:
+            names = os.listdir(self.releases)
+        except OSError:
+            return []
+        return sorted(n for n in names if not n.startswith(".") and not n.endswith(".partial")
+                      and self.is_complete(n))
+
+    def partials(self) -> list[str]:
+        try:
+            names = os.listdir(self.releases)
+        except OSError:
+            return []
+        return sorted(n[:-len(".partial")] for n in names
+                      if n.endswith(".partial") and not n.startswith("."))
+
+    def current_id(self) -> str | None:
+        """The release ``current`` points to (``None`` without one)."""
+        try:
+            target = os.readlink(self.current)
+        except OSError:
+            return None
+        return os.path.basename(target.rstrip("/")) or None
+
+    def switch_current(self, rid: str | None) -> None:
+        """Point ``current`` at ``releases/rid`` atomically (``None``: remove it)."""
+        if rid is None:
+            if os.path.islink(self.current):
+                os.unlink(self.current)
+                fsync_dir(self.path)
+            return
+        if os.path.lexists(self.current) and not os.path.islink(self.current):
+            raise StepFailed(f"{self.current} is not a symlink; cannot switch it")
+        tmp = f"{self.current}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
+        os.symlink(os.path.join("releases", rid), tmp)
+        try:
+            os.replace(tmp, self.current)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        fsync_dir(self.path)
+
+    def history_entries(self) -> list[dict[str, Any]]:
+        data = read_json(self.history, [])
+        return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
+    def add_history(self, entry: dict[str, Any]) -> None:
+        entries = self.history_entries()
+        entries.append(entry)
+        write_json(self.history, entries[-HISTORY_KEEP:])
+
+    def last_ok(self, rid: str) -> dict[str, Any] | None:
+        """The newest successful history entry of ``rid`` (its python, bind, port)."""
+        for entry in reversed(self.history_entries()):
+            if entry.get("release") == rid and entry.get("outcome", "ok") == "ok":
+                return entry
+        return None
+
+    def previous_id(self) -> str | None:
+        """The release that was current before the current one (for rollback and prune)."""
+        cur = self.current_id()
+        journal = read_json(self.journal, {})
+        if isinstance(journal, dict) and journal.get("release") == cur and journal.get(
+                "previous") not in (None, cur):
+            return str(journal["previous"])
+        for entry in reversed(self.history_entries()):
+            rid = entry.get("release")
+            if rid and rid != cur and entry.get("outcome", "ok") == "ok":
+                return str(rid)
+        return None
+
+
+# -- the activation flock -----------------------------------------------------------------------
+
+class ActivationLock:
+    """``flock`` on ``.modeldeck/activation.lock``: held by whoever changes the server."""
+
+    def __init__(self, root: Root) -> None:
+        self.root = root
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        os.makedirs(self.root.meta, exist_ok=True)
+        fd = os.open(self.root.activation_lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def activation_running(root: Root) -> bool:
+    """Whether an activation worker holds the activation lock now."""
+    if not os.path.exists(root.activation_lock):
+        return False
+    lock = ActivationLock(root)
+    if lock.acquire():
+        lock.release()
+        return False
+    return True
+
+
+def require_idle(root: Root) -> ActivationLock:
+    """Take the activation lock or fail: an activation is running."""
+    lock = ActivationLock(root)
+    if not lock.acquire():
+        journal = read_json(root.journal, {}) or {}
+        raise AgentError(f"an activation of {journal.get('release', '?')} is running on this "
+                         f"host (worker pid {journal.get('worker_pid', '?')})",
+                         "wait for it: `journal --wait 120`")
+    return lock
+
+
+# -- HTTP to the server --------------------------------------------------------------------------
+
+def connect_host(bind: str) -> str:
+    """Where to connect to reach a server bound to ``bind``."""
+    if bind in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if bind in ("::", "[::]"):
+        return "[::1]"
+    if ":" in bind and not bind.startswith("["):
+        return f"[{bind}]"
+    return bind
+
+
+def http(method: str, bind: str, port: int, path: str, body: Any = None,
+         token: str | None = None, timeout: float = 5.0) -> tuple[int | None, Any]:
+    """``(status, parsed body)``; status ``None`` when the server cannot be reached."""
+    url = f"http://{connect_host(bind)}:{int(port)}{path}"
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    # no proxies: the server is on this machine, whatever http_proxy says
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+        try:
+            raw = exc.read()
+        finally:
+            exc.close()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, str(getattr(exc, "reason", exc))
+    text = raw.decode("utf-8", "replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def release_token(release_dir: str, token_file: str | None = None) -> str | None:
+    """The bearer token the server of ``release_dir`` requires."""
+    path = token_file or os.path.join(release_dir, "token")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
+def error_message(body: Any) -> str:
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return str(err.get("message", err))
+        if err:
+            return str(err)
+        if body.get("reason"):
+            return str(body["reason"])
+    return str(body)[:500]
+
+
+# -- the server process ------------------------------------------------------------------------
+
+def server_command(root: Root, release_path: str, python: str, bind: str, port: int,
+                   token_file: str | None) -> list[str]:
+    """``PYTHON -m modeldeck.core.runtime serve RELEASE --host --port --state-dir [...]``."""
+    cmd = [python, "-m", "modeldeck.core.runtime", "serve", release_path, "--host", bind,
+           "--port", str(port), "--state-dir", root.state]
+    if token_file:
+        cmd += ["--token-file", token_file]
+    return cmd
+
+
+def is_our_server(root: Root, pid: int) -> bool:
+    """Whether ``pid`` is a prediction server of this root (not a recycled pid)."""
+    args = proc_cmdline(pid)
+    if not args:
+        # no /proc (not Linux): trust the pid file
+        return pid_alive(pid) and not os.path.isdir("/proc/self")
+    if "modeldeck.core.runtime" not in args or "serve" not in args:
+        return False
+    prefix = os.path.join(root.releases, "")
+    return any(a.startswith(prefix) or a == root.current for a in args)
+
+
+def our_servers(root: Root) -> list[int]:
+    """Every running prediction server of this root (by /proc, besides the pid file)."""
+    pids = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        names = []
+    for name in names:
+        if name.isdigit() and int(name) != os.getpid() and is_our_server(root, int(name)):
+            if pid_alive(int(name)):
+                pids.append(int(name))
+    info = read_json(root.server_json, {}) or {}
+    pid = info.get("pid")
+    if isinstance(pid, int) and pid not in pids and pid_alive(pid) and is_our_server(root, pid):
+        pids.append(pid)
+    return sorted(pids)
+
+
+def server_info(root: Root) -> dict[str, Any]:
+    """``run/server.json`` (``{}`` when there is none)."""
+    info = read_json(root.server_json, {})
+    return info if isinstance(info, dict) else {}
+
+
+def wait_dead(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def stop_server(root: Root, timeout: float = STOP_TIMEOUT) -> dict[str, Any]:
+    """Stop this root's server(s): SIGTERM, wait ``timeout`` s, then SIGKILL."""
+    info = server_info(root)
+    stopped = []
+    if info.get("supervisor") == "systemd" and info.get("unit"):
+        systemctl("stop", info["unit"], check=False)
+    for pid in our_servers(root):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        if not wait_dead(pid, timeout):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            wait_dead(pid, 5.0)
+        stopped.append(pid)
+    try:
+        os.unlink(root.pidfile)
+    except OSError:
+        pass
+    if info:
+        info.update(pid=None, stopped_at=now_iso())
+        write_json(root.server_json, info)
+    return {"stopped": stopped, "release": info.get("release")}
+
+
+def port_free(bind: str, port: int) -> bool:
+    """Whether ``bind:port`` can be listened on now."""
+    host = bind.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, int(port)))
+    except OSError as exc:
+        return exc.errno != errno.EADDRINUSE
+    finally:
+        sock.close()
+    return True
+
+
+def wait_port_free(bind: str, port: int, timeout: float = PORT_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_free(bind, port):
+        if time.monotonic() > deadline:
+            raise StepFailed(f"port {port} on {bind} is still in use by another program "
+                             f"after {timeout:.0f} s (not ModelDeck's server of {bind})")
+        time.sleep(0.1)
+
+
+class Started:
+    """A server just started."""
+
+    def __init__(self, release: str, pid: int, proc: Any, log_offset: int, bind: str,
+                 port: int, token: str | None) -> None:
+        self.release = release
+        self.pid = pid
+        self.proc = proc
+        self.log_offset = log_offset
+        self.bind = bind
+        self.port = port
+        self.token = token
+
+    def exited(self) -> int | None:
+        """The exit code once the process ended."""
+        if self.proc is not None:
+            return self.proc.poll()
+        return None if pid_alive(self.pid) else -1
+
+
+def start_server(root: Root, rid: str, python: str, bind: str, port: int,
+                 token_file: str | None = None, supervisor: str = "pidfile") -> Started:
+    """Start the server of release ``rid`` (the real folder, not ``current``)."""
+    real = root.release(rid)
+    if not os.path.isfile(os.path.join(real, "manifest.json")):
+        raise StepFailed(f"release {rid} is not on the host")
+    if not (os.path.isfile(python) and os.access(python, os.X_OK)) and not shutil.which(python):
+        raise StepFailed(f"the server's Python {python} does not exist on the host")
+    tok = token_file or (os.path.join(real, "token")
+                         if os.path.isfile(os.path.join(real, "token")) else None)
+    token = release_token(real, tok)
+    os.makedirs(root.state, exist_ok=True)
+    os.makedirs(root.run, exist_ok=True)
+    with open(root.server_log, "ab") as log:
+        log.seek(0, os.SEEK_END)
+        offset = log.tell()
+        log.write(f"--- {now_iso()} modeldeck agent: starting {rid} on {bind}:{port} with "
+                  f"{python} ({supervisor})\n".encode())
+        log.flush()
+        if supervisor == "systemd":
+            unit = write_unit(root, python, bind, port, token_file)
+            install_unit(unit)
+            systemctl("restart", unit["name"])
+            pid = systemd_main_pid(unit["name"])
+            proc = None
+        else:
+            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", FAULT_ENV)}
+            env["PYTHONPATH"] = os.path.join(real, "code")
+            env["PYTHONUNBUFFERED"] = "1"
+            # setsid: SIGHUP from the SSH session that ran us never reaches the server
+            proc = subprocess.Popen(server_command(root, real, python, bind, port, tok),
+                                    cwd=real, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    close_fds=True)
+            pid = proc.pid
+    write_atomic(root.pidfile, f"{pid}\n".encode())
+    write_json(root.server_json, {
+        "release": rid, "pid": pid, "bind": bind, "port": int(port), "python": python,
+        "started_at": now_iso(), "supervisor": supervisor, "token_file": token_file,
+        "log_offset": offset})
+    return Started(rid, pid, proc, offset, bind, int(port), token)
+
+
+def wait_ready(root: Root, started: Started, timeout: float) -> dict[str, Any]:
+    """Poll ``/ready`` until 200; fail at once when the server exits or its check fails."""
+    deadline = time.monotonic() + timeout
+    last: Any = "no answer yet"
+    while True:
+        code = started.exited()
+        if code is not None:
+            time.sleep(0.1)  # let the last lines reach the log
+            raise StepFailed(f"the server of {started.release} exited (code {code}) before "
+                             f"it was ready", tail_text(root.server_log, started.log_offset))
+        status, body = http("GET", started.bind, started.port, "/ready", token=started.token,
+                            timeout=2.0)
+        if status == 200:
+            return body if isinstance(body, dict) else {}
+        if status is not None:
+            last = f"HTTP {status}: {error_message(body)}"
+            if isinstance(body, dict) and body.get("state") == "failed":
+                raise StepFailed(f"the server of {started.release} failed its self-check: "
+                                 f"{body.get('reason')}",
+                                 tail_text(root.server_log, started.log_offset))
+            if status in (401, 403):
+                raise StepFailed(f"the server of {started.release} refuses the release's "
+                                 f"token ({last})")
+        else:
+            last = body
+        if time.monotonic() > deadline:
+            raise StepFailed(f"the server of {started.release} was not ready after "
+                             f"{timeout:g} s ({last})",
+                             tail_text(root.server_log, started.log_offset))
+        time.sleep(0.1)
+
+
+def smoke(root: Root, started: Started) -> dict[str, Any]:
+    """POST the first self-check row to ``/v1/predict``; expect one prediction."""
+    path = os.path.join(root.release(started.release), "model", "selfcheck.json")
+    selfcheck = read_json(path)
+    if not isinstance(selfcheck, dict) or not selfcheck.get("data"):
+        return {"skipped": "the release has no self-check rows"}
+    record = dict(zip(selfcheck["columns"], selfcheck["data"][0]))
+    status, body = http("POST", started.bind, started.port, "/v1/predict",
+                        {"records": [record]}, token=started.token, timeout=30.0)
+    if status != 200:
+        raise StepFailed(f"the smoke prediction got HTTP {status}: {error_message(body)}",
+                         tail_text(root.server_log, started.log_offset))
+    predictions = body.get("predictions") if isinstance(body, dict) else None
+    if not isinstance(predictions, list) or len(predictions) != 1:
+        raise StepFailed(f"the smoke prediction answered {str(body)[:300]}, not one "
+                         "prediction")
+    return {"prediction": predictions[0]}
+
+
+# -- systemd -------------------------------------------------------------------------------------
+
+def _unit_quote(arg: str) -> str:
+    if arg and not any(c in arg for c in ' \t"\'\\$%;'):
+        return arg
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace(
+        "$", "$$")
+    return f'"{escaped}"'
+
+
+def unit_text(root: Root, python: str, bind: str, port: int,
+              token_file: str | None = None) -> str:
+    """The systemd (user) unit that runs ``current``'s server with ``Restart=on-failure``."""
+    if token_file is None and os.path.isfile(os.path.join(root.current, "token")):
+        token_file = os.path.join(root.current, "token")
+    cmd = server_command(root, root.current, python, bind, port, token_file)
+    return "\n".join([
+        "# Written by the ModelDeck agent; rewritten at every activation.",
+        "[Unit]",
+        f"Description=ModelDeck prediction server ({root.path}, port {port})",
+        "After=network-online.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        f"WorkingDirectory={_unit_quote(root.current)}",
+        f"Environment={_unit_quote('PYTHONPATH=' + os.path.join(root.current, 'code'))}",
+        "Environment=PYTHONUNBUFFERED=1",
+        "ExecStart=" + " ".join(_unit_quote(a) for a in cmd),
+        "Restart=on-failure",
+        "RestartSec=2",
+        "KillSignal=SIGTERM",
+        f"TimeoutStopSec={int(STOP_TIMEOUT)}",
+        f"StandardOutput=append:{root.server_log}",
+        f"StandardError=append:{root.server_log}",
+        "",
+        "[Install]",
+        "WantedBy=default.target",
+        "",
+    ])
+
+
+def write_unit(root: Root, python: str, bind: str, port: int,
+               token_file: str | None = None) -> dict[str, str]:
+    """Write ``run/modeldeck-<port>.service``; returns its name, path and text."""
+    name = f"modeldeck-{int(port)}.service"
+    text = unit_text(root, python, bind, port, token_file)
+    path = os.path.join(root.run, name)
+    write_atomic(path, text.encode())
+    return {"name": name, "path": path, "text": text}
+
+
+def install_unit(unit: dict[str, str]) -> None:
+    """Copy the unit into the user's systemd folder and reload systemd."""
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    folder = os.path.join(config, "systemd", "user")
+    write_atomic(os.path.join(folder, unit["name"]), unit["text"].encode())
+    systemctl("daemon-reload")
+
+
+def systemctl(*args: str, check: bool = True) -> str:
+    try:
+        done = subprocess.run(["systemctl", "--user", *args], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        if check:
+            raise StepFailed(f"systemctl --user {' '.join(args)} failed: {exc}")
+        return ""
+    out = done.stdout.decode("utf-8", "replace")
+    if check and done.returncode != 0:
+        raise StepFailed(f"systemctl --user {' '.join(args)} failed: {out.strip()[-500:]} "
+                         "(a user unit needs `loginctl enable-linger` for this user)")
+    return out
+
+
+def systemd_main_pid(name: str) -> int:
+    out = systemctl("show", "-p", "MainPID", "--value", name, check=False).strip()
+    return int(out) if out.isdigit() else 0
+
+
+# -- commands: inventory -------------------------------------------------------------------------
+
+def cmd_probe(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """What the host is: its Python, platform, disk, systemd and installed packages."""
+    import importlib.util
+
+    try:
+        from importlib import metadata
+    except ImportError:  # Python < 3.8
+        metadata = None  # type: ignore[assignment]
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name) if metadata else None
+        except Exception:  # noqa: BLE001 - PackageNotFoundError or a broken install
+            versions[name] = None
+    libc, libc_version = platform.libc_ver()
+    venv = (importlib.util.find_spec("venv") is not None
+            and importlib.util.find_spec("ensurepip") is not None)
+    return {
+        "agent_version": AGENT_VERSION,
+        "python": {"version": platform.python_version(), "executable": sys.executable,
+                   "implementation": platform.python_implementation(),
+                   "version_info": list(sys.version_info[:3])},
+        "platform": {"system": platform.system(), "machine": platform.machine(),
+                     "release": platform.release(),
+                     "libc": f"{libc} {libc_version}".strip() or None},
+        "root": root.path, "root_exists": os.path.isdir(root.path),
+        "free_bytes": free_bytes(root.path),
+        "systemd": os.path.isdir("/run/systemd/system"),
+        "venv": venv,
+        "packages": versions,
+        "current": root.current_id(),
+    }
+
+
+def holder_public(holder: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in holder.items() if k != "token"}
+
+
+def read_holder(root: Root) -> dict[str, Any] | None:
+    if not os.path.isdir(root.lock):
+        return None
+    holder = read_json(os.path.join(root.lock, "owner.json"))
+    if not isinstance(holder, dict):
+        try:
+            since = datetime.fromtimestamp(os.stat(root.lock).st_mtime, timezone.utc)
+            holder = {"unknown": True, "since": since.replace(microsecond=0).isoformat()}
+        except OSError:
+            return None
+    return holder
+
+
+def cmd_lock(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Take the deploy lock, or exit 3 naming its holder."""
+    try:
+        owner = json.loads(args.owner)
+    except ValueError as exc:
+        raise AgentError(f"--owner is not JSON ({exc})",
+                         'pass e.g. --owner \'{"who": "carol", "where": "laptop", "pid": 1, '
+                         '"operation": "deploy"}\'')
+    if not isinstance(owner, dict):
+        raise AgentError("--owner must be a JSON object", 'pass {"who", "where", "pid", '
+                         '"operation"}')
+    os.makedirs(root.meta, exist_ok=True)
+    token = secrets.token_hex(16)  # hex: never starts with "-" (argparse)
+    owner = dict(owner, since=now_iso(), token=token)
+    tmp = tempfile.mkdtemp(prefix=".lock-", dir=root.meta)
+    write_json(os.path.join(tmp, "owner.json"), owner)
+    try:
+        # renaming a non-empty folder onto an existing one fails: the lock is atomic and
+        # never exists without its owner.json
+        os.rename(tmp, root.lock)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
+            raise
+        holder = holder_public(read_holder(root) or {})
+        raise AgentError(
+            f"the host is locked by {holder.get('who', 'someone')} on "
+            f"{holder.get('where', '?')} (pid {holder.get('pid', '?')}, "
+            f"{holder.get('operation', '?')}) since {holder.get('since', '?')}",
+            "wait for that operation to finish; if it died, unlock with --force",
+            code=3, holder=holder)
+    fsync_dir(root.meta)
+    fault("after-lock")
+    return {"ok": True, "token": token, "holder": holder_public(owner)}
+
+
+def cmd_unlock(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Release the deploy lock (with its token, or --force)."""
+    holder = read_holder(root)
+    if holder is None:
+        return {"ok": True, "released": False}
+    if not args.force and (not args.token or holder.get("token") != args.token):
+        public = holder_public(holder)
+        raise AgentError(f"the lock is held by {public.get('who', 'someone')} "
+                         f"({public.get('operation', '?')} since {public.get('since', '?')}), "
+                         "not with this token",
+                         "unlock with the token `lock` returned, or --force if its holder "
+                         "is dead", code=3, holder=public)
+    remove_tree(root.lock)
+    return {"ok": True, "released": True, "holder": holder_public(holder)}
+
+
+# -- commands: upload -----------------------------------------------------------------------------
+
+def load_wheel_index(root: Root) -> dict[str, dict[str, Any]]:
+    """``wheelhouse/index.json`` entries still matching their file (size and mtime)."""
+    data = read_json(root.wheel_index, {})
+    files = data.get("files", {}) if isinstance(data, dict) else {}
+    out = {}
+    for name, entry in files.items():
+        try:
+            st = os.stat(os.path.join(root.wheelhouse, name))
+        except OSError:
+            continue
+        if (isinstance(entry, dict) and entry.get("size") == st.st_size
+                and entry.get("mtime_ns") == st.st_mtime_ns):
+            out[name] = entry
+    return out
+
+
+def save_wheel_index(root: Root, files: dict[str, dict[str, Any]]) -> None:
+    write_json(root.wheel_index, {"version": 1, "files": files})
+
+
+def known_files(root: Root, exclude: str) -> dict[str, tuple[str, int]]:
+    """sha256 → (path, size) of every file of the complete releases and the wheelhouse."""
+    out: dict[str, tuple[str, int]] = {}
+    for name, entry in load_wheel_index(root).items():
+        out.setdefault(entry["sha256"], (os.path.join(root.wheelhouse, name), entry["size"]))
+    for rid in reversed(root.complete_releases()):
+        if rid == exclude:
+            continue
+        manifest = read_json(os.path.join(root.release(rid), "manifest.json"), {})
+        files = manifest.get("files") if isinstance(manifest, dict) else None
+        if not isinstance(files, dict):
+            continue
+        for rel, sha in files.items():
+            if not isinstance(sha, str) or sha in out:
+                continue
+            path = os.path.join(root.release(rid), rel)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if os.path.isfile(path) and not os.path.islink(path):
+                out[sha] = (path, st.st_size)
+    return out
+
+
+def _stdin_manifest(rid: str) -> tuple[dict[str, str], bytes]:
+    """The release manifest on stdin, checked: its ``files`` and raw bytes."""
+    manifest, raw = read_stdin_json()
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise AgentError("stdin is not a release manifest (no \"files\")",
+                         "send the release's manifest.json on stdin")
+    if manifest.get("release_id") != rid:
+        raise AgentError(f"the manifest is of release {manifest.get('release_id')!r}, "
+                         f"not {rid!r}", "send the manifest of the release being prepared")
+    files = {}
+    for rel, sha in manifest["files"].items():
+        check_relpath(rel)
+        if not isinstance(sha, str) or not _SHA_RE.match(sha):
+            raise AgentError(f"the manifest's sha256 of {rel} is not valid",
+                             "rebuild the release with `modeldeck bundle`")
+        files[rel] = sha
+    return files, raw
+
+
+def cmd_plan(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """What ``prepare`` would do, without writing anything (for ``deploy --plan``)."""
+    rid = check_id(args.release)
+    files, _raw = _stdin_manifest(rid)
+    if root.is_complete(rid):
+        return {"exists": True, "missing": [], "linked": 0, "linked_bytes": 0,
+                "files": len(files), "free_bytes": free_bytes(root.path)}
+    known = known_files(root, rid) if os.path.isdir(root.releases) else {}
+    missing = [rel for rel, sha in sorted(files.items()) if sha not in known]
+    linked = [known[sha][1] for sha in files.values() if sha in known]
+    return {"exists": False, "missing": missing, "linked": len(linked),
+            "linked_bytes": sum(linked), "files": len(files),
+            "free_bytes": free_bytes(root.path)}
+
+
+def cmd_prepare(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Start an upload: the partial folder, with every already-present file hard-linked."""
+    rid = check_id(args.release)
+    files, raw = _stdin_manifest(rid)
+    result: dict[str, Any] = {"exists": False, "missing": [], "linked": 0, "linked_bytes": 0,
+                              "files": len(files), "manifest_written": True}
+    if root.is_complete(rid):
+        result.update(exists=True, manifest_written=False)
+        result["free_bytes"] = free_bytes(root.path)
+        return result
+    partial = root.partial(rid)
+    os.makedirs(root.releases, exist_ok=True)
+    remove_tree(partial)
+    os.makedirs(partial)
+    write_atomic(os.path.join(partial, "manifest.json"), raw)
+    known = known_files(root, rid)
+    missing = []
+    for rel, sha in sorted(files.items()):
+        dest = os.path.join(partial, *rel.split("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        source = known.get(sha)
+        if source is not None:
+            try:
+                os.link(source[0], dest)
+            except OSError:  # another file system (EXDEV), no hard links, too many links
+                missing.append(rel)
+                continue
+            result["linked"] += 1
+            result["linked_bytes"] += source[1]
+        else:
+            missing.append(rel)
+    fsync_dir(partial)
+    result["missing"] = missing
+    result["free_bytes"] = free_bytes(root.path)
+    fault("after-prepare")
+    return result
+
+
+def _wheel_files(data: Any) -> dict[str, str]:
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        raise AgentError('stdin must be {"files": {"name.whl": "sha256", ...}}',
+                         "send the wheel names and their sha256")
+    for name, sha in files.items():
+        if (not isinstance(name, str) or "/" in name or name.startswith(".")
+                or name == "index.json" or not _SHA_RE.match(str(sha))):
+            raise AgentError(f"bad wheel entry {name!r}: {sha!r}",
+                             "send plain file names and lowercase hex sha256")
+    return files
+
+
+def cmd_prepare_wheels(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Which of the given wheels the wheelhouse lacks (by name and sha256)."""
+    files = _wheel_files(read_stdin_json()[0])
+    os.makedirs(root.wheelhouse, exist_ok=True)
+    index = load_wheel_index(root)
+    missing = sorted(n for n, sha in files.items()
+                     if index.get(n, {}).get("sha256") != sha)
+    return {"missing": missing, "present": len(files) - len(missing),
+            "wheelhouse": root.wheelhouse, "free_bytes": free_bytes(root.path)}
+
+
+def cmd_verify_wheels(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Hash the given wheels; record the good ones in the index, delete the bad ones."""
+    files = _wheel_files(read_stdin_json()[0])
+    index = load_wheel_index(root)
+    bad = []
+    hashed = 0
+    for name, sha in sorted(files.items()):
+        path = os.path.join(root.wheelhouse, name)
+        if index.get(name, {}).get("sha256") == sha:
+            continue
+        try:
+            got = file_sha256(path)
+            st = os.stat(path)
+        except OSError:
+            bad.append(f"{name} is missing")
+            continue
+        hashed += 1
+        if got != sha:
+            bad.append(f"{name} differs (sha256 mismatch)")
+            os.unlink(path)
+            index.pop(name, None)
+            continue
+        index[name] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    save_wheel_index(root, index)
+    if bad:
+        raise AgentError(f"{len(bad)} wheel(s) did not arrive intact: " + "; ".join(bad[:5]),
+                         "upload them again (the bad ones were deleted)", problems=bad)
+    return {"ok": True, "files": len(files), "hashed": hashed}
+
+
+def expected_release_id(manifest: dict[str, Any]) -> str:
+    """The id the manifest's content gives (``<model>-v<version>-<12 hex>``)."""
+    body = {k: v for k, v in manifest.items() if k not in UNHASHED}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    model = manifest.get("model") or {}
+    return (f"{model.get('name')}-v{model.get('version')}-"
+            f"{hashlib.sha256(text.encode()).hexdigest()[:12]}")
+
+
+def verify_folder(folder: str, rid: str) -> tuple[list[str], int, int]:
+    """``(problems, files, bytes)`` of a release folder against its own manifest."""
+    manifest = read_json(os.path.join(folder, "manifest.json"))
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return ["manifest.json is missing or not a release manifest"], 0, 0
+    problems = []
+    if manifest.get("release_id") != rid:
+        problems.append(f"manifest.json is of release {manifest.get('release_id')!r}, "
+                        f"not {rid!r}")
+    expected = expected_release_id(manifest)
+    if expected != manifest.get("release_id"):
+        problems.append(f"manifest.json was changed after the release was built (its content "
+                        f"gives id {expected})")
+    files: dict[str, str] = manifest["files"]
+    size = 0
+    for rel, sha in sorted(files.items()):
+        try:
+            check_relpath(rel)
+        except AgentError as exc:
+            problems.append(exc.message)
+            continue
+        path = os.path.join(folder, *rel.split("/"))
+        if os.path.islink(path):
+            problems.append(f"{rel} is a symlink")
+        elif not os.path.isfile(path):
+            problems.append(f"{rel} is missing")
+        elif file_sha256(path) != sha:
+            problems.append(f"{rel} differs from the release (sha256 mismatch)")
+        else:
+            size += os.path.getsize(path)
+    for top in CHECKED_FOLDERS:
+        base = os.path.join(folder, top)
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for name in filenames:
+                rel = os.path.relpath(os.path.join(dirpath, name), folder).replace(os.sep, "/")
+                if rel not in files:
+                    problems.append(f"{rel} is not part of the release")
+    return problems, len(files), size
+
+
+def cmd_verify(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Check every file of the upload (or of the complete release) against its manifest."""
+    rid = check_id(args.release)
+    folder = root.partial(rid)
+    if not os.path.isdir(folder):
+        folder = root.release(rid)
+        if not os.path.isdir(folder):
+            raise AgentError(f"nothing of release {rid} is on the host",
+                             "run prepare and upload the missing files first")
+    problems, count, size = verify_folder(folder, rid)
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise AgentError(f"release {rid} does not verify: " + "; ".join(problems[:5]) + more,
+                         "upload the listed files again (prepare lists what is missing), "
+                         "then verify", problems=problems)
+    fault("after-verify")
+    return {"ok": True, "release": rid, "files": count, "bytes": size,
+            "complete": folder == root.release(rid)}
+
+
+def cmd_commit(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Rename the verified upload to ``releases/<id>`` (a no-op when already complete)."""
+    rid = check_id(args.release)
+    if root.is_complete(rid):
+        return {"ok": True, "release": rid, "renamed": False}
+    partial = root.partial(rid)
+    if not os.path.isfile(os.path.join(partial, "manifest.json")):
+        raise AgentError(f"there is no upload of release {rid} to commit",
+                         "run prepare, upload and verify first")
+    remove_tree(root.release(rid))  # an incomplete leftover without manifest
+    os.rename(partial, root.release(rid))
+    fsync_dir(root.releases)
+    fault("after-commit")
+    return {"ok": True, "release": rid, "renamed": True}
+
+
+def cmd_install_env(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """A virtual environment from the wheelhouse (``--no-index``), reused by hash."""
+    name = check_id(args.hash, "environment hash")
+    env = os.path.join(root.envs, name)
+    python = os.path.join(env, "bin", "python")
+    if os.path.isfile(os.path.join(env, ".complete")) and os.path.exists(python):
+        return {"python": python, "reused": True, "seconds": 0.0}
+    requirements = os.path.join(root.path, os.path.expanduser(args.requirements_file))
+    if not os.path.isfile(requirements):
+        raise AgentError(f"the requirements file {requirements} does not exist",
+                         "upload it first")
+    started = time.monotonic()
+    os.makedirs(root.envs, exist_ok=True)
+    partial = env + ".partial"
+    remove_tree(partial)
+    remove_tree(env)  # a leftover without its .complete marker
+    base = args.python or sys.executable
+
+    def run(cmd: list[str], what: str, fix: str) -> None:
+        try:
+            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=args.timeout,
+                                  env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1",
+                                           PIP_NO_INPUT="1"))
+            output, code = done.stdout.decode("utf-8", "replace"), done.returncode
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            output, code = str(exc), -1
+        if code != 0:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise AgentError(f"{what} failed (exit {code}): {output.strip()[-1500:]}", fix,
+                             output=output[-4000:])
+
+    run([base, "-m", "venv", partial], f"{base} -m venv",
+        "install the venv module on the host (Debian/Ubuntu: apt install python3-venv)")
+    run([os.path.join(partial, "bin", "python"), "-m", "pip", "install", "--no-index",
+         "--no-cache-dir", "--no-compile", "--find-links", root.wheelhouse, "-r", requirements],
+        "pip install --no-index", "upload the wheels the error names to the wheelhouse "
+        "(built for this host's Python and platform)")
+    shutil.copyfile(requirements, os.path.join(partial, "requirements.txt"))
+    os.rename(partial, env)
+    _fix_venv_paths(env, partial)
+    write_json(os.path.join(env, ".complete"), {
+        "created_at": now_iso(), "python": base, "requirements": file_sha256(requirements)})
+    return {"python": python, "reused": False,
+            "seconds": round(time.monotonic() - started, 3)}
+
+
+def _fix_venv_paths(env: str, old: str) -> None:
+    """Point the venv's scripts at its final folder (they name the one it was built in)."""
+    old_b, new_b = old.encode(), env.encode()
+    for folder in (os.path.join(env, "bin"), env):
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            if folder == env and name != "pyvenv.cfg":
+                continue
+            try:
+                if os.path.getsize(path) > (1 << 20):
+                    continue
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                if old_b in data:
+                    write_atomic(path, data.replace(old_b, new_b),
+                                 os.stat(path).st_mode & 0o7777)
+            except OSError:
+                continue
+
+
+# -- commands: activation -------------------------------------------------------------------------
+
+def cmd_activate(root: Root, args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+    """Run the switch transaction in a detached worker; print its journal."""
+    rid = check_id(args.release)
+    if not root.is_complete(rid):
+        raise AgentError(f"release {rid} is not complete on the host",
+                         "upload, verify and commit it first")
+    python = args.python
+    if os.sep not in python:
+        python = shutil.which(python) or python
+    python = os.path.abspath(os.path.expanduser(python))
+    if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        raise AgentError(f"the server's Python {python} does not exist on the host",
+                         "install the environment first (install-env) or pass its python")
+    if args.supervisor not in ("pidfile", "systemd"):
+        raise AgentError(f"--supervisor {args.supervisor} is not pidfile or systemd",
+                         "use pidfile or systemd")
+    if args.token_file and not os.path.isfile(args.token_file):
+        raise AgentError(f"the token file {args.token_file} does not exist",
+                         "upload it first")
+    # The activation lock is taken here and handed to the worker (the same open file, so
+    # the same flock): there is no moment between spawning and the worker starting when
+    # `journal --wait` or another activate would find the host idle.
+    lock = require_idle(root)
+    job = secrets.token_hex(8)
+    params = {"id": job, "release": rid, "python": python, "bind": args.bind,
+              "port": int(args.port), "ready_timeout": float(args.ready_timeout),
+              "supervisor": args.supervisor, "token_file": args.token_file,
+              "action": args.action, "faults": _faults, "lock_fd": lock.fd}
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    try:
+        with open(root.activate_log, "wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), "--root", root.path, "_worker",
+                 "--params", json.dumps(params)],
+                cwd=root.path, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                pass_fds=(lock.fd,) if lock.fd is not None else ())
+    finally:
+        lock.release()  # the worker holds it now
+    fault("parent-after-spawn")
+    if args.detach:
+        return {"state": "running", "id": job, "worker_pid": worker.pid, "release": rid}, 0
+    while True:
+        journal = read_json(root.journal, {}) or {}
+        if journal.get("id") == job and journal.get("state") == "done":
+            worker.wait()
+            return finish_journal(journal)
+        code = worker.poll()
+        if code is not None:
+            journal = read_json(root.journal, {}) or {}
+            if journal.get("id") == job and journal.get("state") == "done":
+                return finish_journal(journal)
+            steps = journal.get("steps") if journal.get("id") == job else None
+            raise AgentError(
+                f"the activation worker died (exit {code})"
+                + (f" after step {steps[-1]}" if steps else " before it began"),
+                "run `recover` to bring the host back to a whole release",
+                journal=journal if journal.get("id") == job else None,
+                worker_log=tail_text(root.activate_log))
+        time.sleep(0.05)
+
+
+def finish_journal(journal: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The answer of a finished activation: exit 0 whatever its outcome (the transaction
+    ran to its end; ``ok``/``outcome`` say how), with a ``fix`` when it failed."""
+    out = dict(journal)
+    if out.get("outcome") == "ok":
+        return out, 0
+    if out.get("outcome") == "rolled-back":
+        out["fix"] = (f"the host serves {out.get('previous')} again; fix what the error and "
+                      "log_tail say, then deploy again")
+    else:
+        out["fix"] = ("the host serves no new release; see the error and log_tail, then "
+                      "`recover` or deploy again")
+    return out, 0
+
+
+def save_journal(root: Root, journal: dict[str, Any]) -> None:
+    write_json(root.journal, journal)
+
+
+class Transaction:
+    """One activation, journaled step by step (run by the detached worker)."""
+
+    def __init__(self, root: Root, params: dict[str, Any]) -> None:
+        self.root = root
+        self.p = params
+        self.journal: dict[str, Any] = {}
+
+    def step(self, name: str, fn: Any) -> Any:
+        started = time.monotonic()
+        try:
+            result = fn()
+        except BaseException:
+            self.journal["timings"][name] = round(time.monotonic() - started, 3)
+            self.journal["failed_step"] = name
+            save_journal(self.root, self.journal)
+            raise
+        self.journal["timings"][name] = round(time.monotonic() - started, 3)
+        self.journal["steps"].append(name)
+        save_journal(self.root, self.journal)
+        fault(f"after-{name}")
+        return result
+
+    def run(self) -> dict[str, Any]:
+        root, p = self.root, self.p
+        rid = p["release"]
+        stale = read_json(root.journal, {}) or {}
+        recovered = None
+        if stale.get("state") == "running":  # its worker died: we hold the flock now
+            recovered = recover_journal(root, stale)
+        previous = root.current_id()
+        if previous is not None and not root.is_complete(previous):
+            previous = None
+        server = server_info(root)
+        prev_run = self._run_settings(previous, server)
+        self.journal = {
+            "id": p["id"], "state": "running", "action": p.get("action", "activate"),
+            "release": rid, "previous": previous, "python": p["python"], "bind": p["bind"],
+            "port": p["port"], "supervisor": p["supervisor"], "token_file": p["token_file"],
+            "ready_timeout": p["ready_timeout"], "previous_run": prev_run,
+            "worker_pid": os.getpid(), "started_at": now_iso(),
+            "finished_at": None, "steps": [], "timings": {}, "ok": False, "outcome": None,
+            "error": None, "log_tail": "", "unchanged": False, "smoke": None, "running": None,
+            "recovered_stale": recovered}
+        save_journal(root, self.journal)
+        fault("after-begin")
+        started = None
+        try:
+            if previous == rid and self._already_serving(server):
+                self.journal["unchanged"] = True
+                started = Started(rid, server["pid"], None, 0, p["bind"], p["port"],
+                                  release_token(root.release(rid), p["token_file"]))
+            else:
+                self.step("switch", lambda: root.switch_current(rid))
+                self.step("stop", self._stop)
+                started = self.step("start", lambda: start_server(
+                    root, rid, p["python"], p["bind"], p["port"], p["token_file"],
+                    p["supervisor"]))
+                self.step("ready", lambda: wait_ready(root, started, p["ready_timeout"]))
+            self.journal["smoke"] = self.step("smoke", lambda: smoke(root, started))
+            self.journal.update(ok=True, outcome="ok")
+        except Exception as exc:  # noqa: BLE001 - any failure switches back
+            tail = exc.log_tail if isinstance(exc, StepFailed) else ""
+            if not isinstance(exc, StepFailed):
+                tail = traceback.format_exc()[-3000:]
+            self.journal.update(error=str(exc) or type(exc).__name__, log_tail=tail)
+            self.journal.update(switch_back(root, rid, previous, prev_run, p, str(exc)))
+        served = rid if self.journal["outcome"] == "ok" else previous
+        if self.journal["outcome"] == "failed":
+            served = None
+        self.journal.update(state="done", finished_at=now_iso(), running=served)
+        root.add_history({"release": rid, "at": now_iso(), "action": self.journal["action"],
+                          "outcome": self.journal["outcome"], "previous": previous,
+                          "python": p["python"], "bind": p["bind"], "port": p["port"],
+                          "serving": served})
+        save_journal(root, self.journal)
+        return self.journal
+
+    def _stop(self) -> dict[str, Any]:
+        result = stop_server(self.root)
+        wait_port_free(self.p["bind"], self.p["port"])
+        return result
+
+    def _run_settings(self, rid: str | None, server: dict[str, Any]) -> dict[str, Any] | None:
+        """How ``rid`` was served (python, bind, port) — to restart it on rollback."""
+        if rid is None:
+            return None
+        if server.get("release") == rid and server.get("python"):
+            src: dict[str, Any] = server
+        else:
+            src = self.root.last_ok(rid) or {}
+        return {"python": src.get("python") or self.p["python"],
+                "bind": src.get("bind") or self.p["bind"],
+                "port": int(src.get("port") or self.p["port"]),
+                "supervisor": src.get("supervisor") or "pidfile",
+                "token_file": src.get("token_file")}
+
+    def _already_serving(self, server: dict[str, Any]) -> bool:
+        p = self.p
+        pid = server.get("pid")
+        if not (isinstance(pid, int) and pid_alive(pid) and is_our_server(self.root, pid)):
+            return False
+        if (server.get("release"), server.get("python"), server.get("bind"),
+                server.get("port")) != (p["release"], p["python"], p["bind"], p["port"]):
+            return False
+        status, _ = http("GET", p["bind"], p["port"], "/ready",
+                         token=release_token(self.root.release(p["release"]),
+                                             p["token_file"]), timeout=2.0)
+        return status == 200
+
+
+def bring_up(root: Root, rid: str, run: dict[str, Any], ready_timeout: float,
+             do_smoke: bool) -> Started:
+    """Stop whatever runs, start ``rid`` with ``run``'s settings, wait ready (and smoke)."""
+    stop_server(root)
+    wait_port_free(run["bind"], run["port"])
+    started = start_server(root, rid, run["python"], run["bind"], run["port"],
+                           run.get("token_file"), run.get("supervisor") or "pidfile")
+    wait_ready(root, started, ready_timeout)
+    if do_smoke:
+        smoke(root, started)
+    return started
+
+
+def switch_back(root: Root, rid: str, previous: str | None, prev_run: dict[str, Any] | None,
+                p: dict[str, Any], error: str) -> dict[str, Any]:
+    """After a failed activation: back to ``previous`` (or to nothing), journal fields."""
+    try:
+        stop_server(root)
+    except Exception:  # noqa: BLE001 - the switch back goes on
+        pass
+    if previous is None or previous == rid or prev_run is None:
+        if previous is None:
+            root.switch_current(None)  # as before: no release
+        return {"ok": False, "outcome": "failed"}
+    try:
+        root.switch_current(previous)
+        fault("after-rollback-switch")
+        bring_up(root, previous, prev_run, p.get("ready_timeout", 60.0), False)
+        fault("after-rollback-start")
+    except Exception as exc:  # noqa: BLE001 - reported with both errors
+        extra = exc.log_tail if isinstance(exc, StepFailed) else ""
+        return {"ok": False, "outcome": "failed",
+                "error": f"{error}; switching back to {previous} failed too: {exc}",
+                "rollback_log_tail": extra}
+    return {"ok": False, "outcome": "rolled-back"}
+
+
+def recover_journal(root: Root, journal: dict[str, Any]) -> dict[str, Any]:
+    """Finish an activation whose worker died: the host ends on one whole release.
+
+    The server is made to run on whatever ``current`` points to; when that is the new
+    release and it does not come up ready (or fails the smoke test), ``current`` goes
+    back to the previous release and that one is started.
+    """
+    rid = journal.get("release")
+    previous = journal.get("previous")
+    steps = list(journal.get("steps") or [])
+    cur = root.current_id()
+    timeout = float(journal.get("ready_timeout") or 60.0)
+    new_run = {"python": journal.get("python"), "bind": journal.get("bind"),
+               "port": int(journal.get("port") or 8080),
+               "supervisor": journal.get("supervisor") or "pidfile",
+               "token_file": journal.get("token_file")}
+    prev_run = journal.get("previous_run") or dict(new_run)
+    note = (f"the activation worker (pid {journal.get('worker_pid')}) died after "
+            f"{steps[-1] if steps else 'its start'}")
+    result: dict[str, Any] = {"from_step": steps[-1] if steps else None, "at": now_iso(),
+                              "current_was": cur}
+    outcome, error = "failed", note
+    if cur is not None and not root.is_complete(cur):
+        cur = None
+    if cur is None:
+        stop_server(root)
+        root.switch_current(None)
+        error = f"{note}; no release to serve"
+    elif cur == rid and rid != previous:
+        try:
+            _ensure_serving(root, cur, new_run, timeout, do_smoke=True)
+            outcome, error = "ok", None
+        except Exception as exc:  # noqa: BLE001 - back to the previous release
+            back = switch_back(root, rid, previous, prev_run, {"ready_timeout": timeout},
+                               f"{note}; {rid} does not serve: {exc}")
+            outcome = back["outcome"]
+            error = back.get("error") or f"{note}; {rid} does not serve: {exc}"
+    else:
+        run = prev_run if cur == previous else new_run
+        try:
+            _ensure_serving(root, cur, run, timeout, do_smoke=False)
+            outcome = "rolled-back" if cur != rid else "ok"
+            error = None if outcome == "ok" else f"{note}; the host serves {cur} again"
+        except Exception as exc:  # noqa: BLE001
+            error = f"{note}; {cur} does not serve either: {exc}"
+    result["outcome"] = outcome
+    journal = dict(journal, state="done", finished_at=now_iso(), ok=outcome == "ok",
+                   outcome=outcome, error=error, recovered=result,
+                   running=root.current_id() if outcome != "failed" else None)
+    root.add_history({"release": rid, "at": now_iso(), "action": "recover",
+                      "outcome": outcome, "previous": previous,
+                      "python": new_run["python"], "bind": new_run["bind"],
+                      "port": new_run["port"]})
+    save_journal(root, journal)
+    return {k: journal.get(k) for k in ("id", "release", "previous", "outcome", "error",
+                                         "recovered")}
+
+
+def _ensure_serving(root: Root, rid: str, run: dict[str, Any], timeout: float,
+                    do_smoke: bool) -> None:
+    """Leave a ready server of ``rid`` running (the running one if it already is)."""
+    info = server_info(root)
+    pid = info.get("pid")
+    if (info.get("release") == rid and isinstance(pid, int) and pid_alive(pid)
+            and is_our_server(root, pid)):
+        started = Started(rid, pid, None, int(info.get("log_offset") or 0),
+                          info.get("bind") or run["bind"], int(info.get("port") or run["port"]),
+                          release_token(root.release(rid), info.get("token_file")))
+        try:
+            wait_ready(root, started, timeout)
+            if do_smoke:
+                smoke(root, started)
+            return
+        except StepFailed:
+            pass
+    bring_up(root, rid, run, timeout, do_smoke)
+
+
+def cmd_worker(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """The detached activation worker (started by ``activate``)."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    params = json.loads(args.params)
+    _faults.update(params.get("faults") or {})
+    lock = ActivationLock(root)
+    fd = params.get("lock_fd")
+    if isinstance(fd, int):
+        try:  # the lock activate took for us: flock again on the same open file is a no-op
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock.fd = fd
+        except OSError:
+            pass
+    if lock.fd is None and not lock.acquire():
+        raise AgentError("another activation is running", "wait for it")
+    try:
+        return Transaction(root, params).run()
+    finally:
+        lock.release()
+
+
+def cmd_journal(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """The last activation's journal (waiting up to --wait s while it runs)."""
+    deadline = time.monotonic() + max(0.0, args.wait)
+    while True:
+        running = activation_running(root)
+        if running and time.monotonic() < deadline:
+            time.sleep(0.1)
+            continue
+        journal = read_json(root.journal)
+        if not isinstance(journal, dict):
+            return {"state": "starting" if running else "none", "worker_alive": running,
+                    "stale": False}
+        out = dict(journal)
+        out["worker_alive"] = running
+        out["stale"] = journal.get("state") == "running" and not running
+        return out
+
+
+def cmd_recover(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Make the host consistent after a crash: finish a dead activation, or start the
+    server of ``current`` if none runs."""
+    lock = require_idle(root)
+    try:
+        journal = read_json(root.journal, {}) or {}
+        if journal.get("state") == "running":
+            summary = recover_journal(root, journal)
+            out = {"recovered": True, "outcome": summary["outcome"],
+                   "release": summary["release"], "previous": summary["previous"],
+                   "current": root.current_id(), "detail": summary["error"],
+                   "journal": read_json(root.journal)}
+            if summary["outcome"] == "failed":
+                raise AgentError(f"the host could not be brought back to a serving release: "
+                                 f"{summary['error']}", "see the journal and the server log; "
+                                 "deploy a release that works", **out)
+            return out
+        cur = root.current_id()
+        out: dict[str, Any] = {"recovered": False, "current": cur, "started": False}
+        if cur is None or not root.is_complete(cur):
+            return out
+        info = server_info(root)
+        pid = info.get("pid")
+        if (info.get("release") == cur and isinstance(pid, int) and pid_alive(pid)
+                and is_our_server(root, pid)):
+            return out
+        run = _settings_for(root, cur, info, argparse.Namespace(python=None, bind=None,
+                                                                 port=None))
+        bring_up(root, cur, run, 60.0, False)
+        out["started"] = True
+        return out
+    except StepFailed as exc:
+        raise AgentError(str(exc), "see the log tail; fix the release or deploy another",
+                         log_tail=exc.log_tail)
+    finally:
+        lock.release()
+
+
+def _settings_for(root: Root, rid: str, info: dict[str, Any],
+                  args: argparse.Namespace) -> dict[str, Any]:
+    src = info if info.get("release") == rid else (root.last_ok(rid) or info)
+    python = args.python or src.get("python")
+    if not python:
+        raise AgentError(f"no Python is known for the server of {rid}",
+                         "pass --python (the environment's bin/python)")
+    return {"python": python, "bind": args.bind or src.get("bind") or "127.0.0.1",
+            "port": int(args.port or src.get("port") or 8080),
+            "supervisor": src.get("supervisor") or "pidfile",
+            "token_file": src.get("token_file")}
+
+
+def cmd_restart(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Restart the server of ``current`` (same settings unless given)."""
+    lock = require_idle(root)
+    try:
+        cur = root.current_id()
+        if cur is None or not root.is_complete(cur):
+            raise AgentError("no release is current on this host", "activate one first")
+        run = _settings_for(root, cur, server_info(root), args)
+        started = bring_up(root, cur, run, args.ready_timeout, False)
+        return {"ok": True, "release": cur, "pid": started.pid, "bind": run["bind"],
+                "port": run["port"], "python": run["python"]}
+    except StepFailed as exc:
+        raise AgentError(str(exc), "see log_tail; roll back with activate --release "
+                         "<previous>", log_tail=exc.log_tail)
+    finally:
+        lock.release()
+
+
+def cmd_stop(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Stop the server (``current`` stays)."""
+    lock = require_idle(root)
+    try:
+        return dict(stop_server(root), ok=True)
+    finally:
+        lock.release()
+
+
+# -- commands: status and housekeeping -------------------------------------------------------------
+
+def cmd_status(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """What the host has and runs (read only)."""
+    cur = root.current_id()
+    model = None
+    if cur is not None:
+        manifest = read_json(os.path.join(root.release(cur), "manifest.json"), {}) or {}
+        m = manifest.get("model") if isinstance(manifest, dict) else None
+        if isinstance(m, dict):
+            model = {"name": m.get("name"), "version": m.get("version")}
+    info = server_info(root)
+    pid = info.get("pid")
+    alive = isinstance(pid, int) and pid_alive(pid) and is_our_server(root, pid)
+    server = None
+    if info:
+        server = {"pid": pid if alive else None, "alive": alive,
+                  "release": info.get("release"), "bind": info.get("bind"),
+                  "port": info.get("port"), "python": info.get("python"),
+                  "started_at": info.get("started_at"), "supervisor": info.get("supervisor")}
+    ready, detail = False, "no server runs"
+    if alive:
+        token = release_token(root.release(str(info.get("release"))), info.get("token_file"))
+        status, body = http("GET", info.get("bind") or "127.0.0.1", int(info.get("port") or 0),
+                            "/ready", token=token, timeout=2.0)
+        ready = status == 200
+        detail = body if isinstance(body, dict) else f"HTTP {status}: {body}"
+    journal = read_json(root.journal)
+    activation = None
+    if isinstance(journal, dict):
+        running = activation_running(root)
+        activation = {k: journal.get(k) for k in ("id", "state", "outcome", "release",
+                                                   "previous", "error", "finished_at")}
+        activation["worker_alive"] = running
+        activation["stale"] = journal.get("state") == "running" and not running
+    holder = read_holder(root)
+    return {
+        "root": root.path, "current": cur, "model": model, "previous": root.previous_id(),
+        "releases": root.complete_releases(), "partials": root.partials(),
+        "server": server, "ready": ready, "ready_detail": detail,
+        "free_bytes": free_bytes(root.path),
+        "lock": holder_public(holder) if holder else None,
+        "activation": activation, "history": root.history_entries()[-20:],
+        "agent_version": AGENT_VERSION,
+    }
+
+
+def _tree_unique_bytes(path: str) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if st.st_nlink == 1:
+                total += st.st_size
+    return total
+
+
+def cmd_prune(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Delete the oldest releases beyond ``--keep`` (never current or previous) and every
+    partial upload."""
+    if args.keep < 0:
+        raise AgentError("--keep must be 0 or more", "pass e.g. --keep 3")
+    lock = require_idle(root)
+    try:
+        cur, prev = root.current_id(), root.previous_id()
+        order: dict[str, float] = {}
+        for i, entry in enumerate(root.history_entries()):
+            if entry.get("release"):
+                order[str(entry["release"])] = 1e12 + i
+        releases = root.complete_releases()
+
+        def recency(rid: str) -> float:
+            if rid in order:
+                return order[rid]
+            try:
+                return os.stat(root.release(rid)).st_mtime
+            except OSError:
+                return 0.0
+
+        newest = sorted(releases, key=recency, reverse=True)
+        keep = set(newest[:args.keep]) | {r for r in (cur, prev) if r}
+        removed, freed = [], 0
+        for rid in newest:
+            if rid not in keep:
+                freed += _tree_unique_bytes(root.release(rid))
+                remove_tree(root.release(rid))
+                removed.append(rid)
+        partials = []
+        for rid in root.partials():
+            freed += _tree_unique_bytes(root.partial(rid))
+            remove_tree(root.partial(rid))
+            partials.append(rid)
+        try:
+            for name in os.listdir(root.releases):
+                if name.startswith(".trash-"):
+                    shutil.rmtree(os.path.join(root.releases, name), ignore_errors=True)
+        except OSError:
+            pass
+        return {"removed": removed, "partials_removed": partials,
+                "kept": [r for r in newest if r in keep], "freed_bytes": freed}
+    finally:
+        lock.release()
+
+
+def cmd_fetch(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """GET a path from the running server (with the release's token)."""
+    if not args.path.startswith("/"):
+        raise AgentError(f"--path {args.path!r} does not start with /",
+                         "pass e.g. --path /v1/profile")
+    info = server_info(root)
+    bind = args.bind or info.get("bind")
+    port = args.port or info.get("port")
+    if not bind or not port:
+        raise AgentError("no server was started on this host", "deploy a release first")
+    rid = info.get("release") or root.current_id() or ""
+    token = release_token(root.release(str(rid)), info.get("token_file"))
+    status, body = http("GET", str(bind), int(port), args.path, token=token,
+                        timeout=args.timeout)
+    if status is None:
+        raise AgentError(f"the server on {bind}:{port} does not answer ({body})",
+                         "check `status`; restart it with `restart`")
+    return {"status": status, "body": body}
+
+
+def cmd_unit(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Write the systemd unit of the server (without installing it)."""
+    return write_unit(root, args.python, args.bind, args.port, args.token_file)
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = _Parser(prog="agent.py", description="ModelDeck's host agent (one JSON answer).")
+    p.add_argument("--root", required=True, help="the deploy root")
+    p.add_argument("--fault", default="", help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    sub.add_parser("probe", help="Python, platform, disk, systemd, packages")
+    c = sub.add_parser("lock", help="take the deploy lock (exit 3 when held)")
+    c.add_argument("--owner", required=True, help='JSON {"who","where","pid","operation"}')
+    c = sub.add_parser("unlock", help="release the deploy lock")
+    c.add_argument("--token", default="")
+    c.add_argument("--force", action="store_true")
+    for name in ("prepare", "plan", "verify", "commit"):
+        c = sub.add_parser(name)
+        c.add_argument("--release", required=True)
+    sub.add_parser("prepare-wheels", help='stdin {"files": {name: sha256}} → missing wheels')
+    sub.add_parser("verify-wheels", help="hash uploaded wheels, record them in the index")
+    c = sub.add_parser("install-env", help="venv from the wheelhouse, reused by hash")
+    c.add_argument("--hash", required=True)
+    c.add_argument("--requirements-file", required=True)
+    c.add_argument("--python", default="", help="base interpreter (default: this one)")
+    c.add_argument("--timeout", type=float, default=1800.0)
+    c = sub.add_parser("activate", help="switch current, restart, ready, smoke; or switch back")
+    c.add_argument("--release", required=True)
+    c.add_argument("--python", required=True, help="the environment's python")
+    c.add_argument("--bind", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8080)
+    c.add_argument("--ready-timeout", type=float, default=60.0)
+    c.add_argument("--supervisor", default="pidfile", help="pidfile or systemd")
+    c.add_argument("--token-file", default=None)
+    c.add_argument("--action", default="activate", help="recorded in history (rollback...)")
+    c.add_argument("--detach", action="store_true", help="answer once the worker runs")
+    c = sub.add_parser("_worker")
+    c.add_argument("--params", required=True)
+    c = sub.add_parser("journal", help="the last activation's journal")
+    c.add_argument("--wait", type=float, default=0.0)
+    sub.add_parser("recover", help="finish an interrupted activation")
+    c = sub.add_parser("restart", help="restart the server of current")
+    c.add_argument("--python", default=None)
+    c.add_argument("--bind", default=None)
+    c.add_argument("--port", type=int, default=None)
+    c.add_argument("--ready-timeout", type=float, default=60.0)
+    sub.add_parser("stop", help="stop the server")
+    sub.add_parser("status", help="releases, server, readiness, lock, history")
+    c = sub.add_parser("prune", help="delete old releases and partial uploads")
+    c.add_argument("--keep", type=int, default=3)
+    c = sub.add_parser("fetch", help="GET a path from the running server")
+    c.add_argument("--path", required=True)
+    c.add_argument("--bind", default=None)
+    c.add_argument("--port", type=int, default=None)
+    c.add_argument("--timeout", type=float, default=30.0)
+    c = sub.add_parser("unit", help="write the systemd unit text")
+    c.add_argument("--python", required=True)
+    c.add_argument("--bind", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8080)
+    c.add_argument("--token-file", default=None)
+    return p
+
+
+COMMANDS = {
+    "probe": cmd_probe, "lock": cmd_lock, "unlock": cmd_unlock, "prepare": cmd_prepare,
+    "plan": cmd_plan,
+    "prepare-wheels": cmd_prepare_wheels, "verify-wheels": cmd_verify_wheels,
+    "verify": cmd_verify, "commit": cmd_commit, "install-env": cmd_install_env,
+    "activate": cmd_activate, "_worker": cmd_worker, "journal": cmd_journal,
+    "recover": cmd_recover, "restart": cmd_restart, "stop": cmd_stop, "status": cmd_status,
+    "prune": cmd_prune, "fetch": cmd_fetch, "unit": cmd_unit,
+}
+
+
+def emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; prints one JSON object; returns the exit code."""
+    try:
+        args = parser().parse_args(argv)
+        _faults.update(parse_faults(os.environ.get(FAULT_ENV, "")))
+        _faults.update(parse_faults(args.fault))
+        root = Root(args.root)
+        result = COMMANDS[args.command](root, args)
+        code = 0
+        if isinstance(result, tuple):
+            result, code = result
+    except AgentError as exc:
+        emit(dict(exc.extra, error=exc.message, fix=exc.fix))
+        return exc.code
+    except SystemExit as exc:  # -h
+        return int(exc.code or 0)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            emit({"error": f"the agent failed: {type(exc).__name__}: {exc}",
+                  "fix": "check the deploy root's permissions",
+                  "traceback": traceback.format_exc()})
+            return 1
+        emit({"error": f"the host's disk is full ({exc})",
+              "fix": "free space on the host (prune old releases: `prune --keep 2`)",
+              "disk_full": True})
+        return 1
+    except BaseException as exc:  # noqa: BLE001 - always one JSON answer
+        emit({"error": f"the agent failed: {type(exc).__name__}: {exc}",
+              "fix": "report this with the traceback", "traceback": traceback.format_exc()})
+        return 1
+    emit(result)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,974 @@
+"""Deploy a release to hosts, roll hosts back, and read what runs where.
+
+One host (:func:`deploy_host`): take the host's lock; probe it (Python, platform, disk,
+packages) and refuse an incompatible host before anything is uploaded; make sure a Python
+environment that can serve the model is there (the host's own, or a venv installed from a
+wheelhouse with ``--no-index``, cached by an environment hash); upload the release into
+``releases/<id>.partial`` — files the host already has from earlier releases are
+hard-linked there, not sent; verify every sha256 on the host; rename to ``releases/<id>``;
+then the host's agent switches ``current``, restarts the server, waits for ``/ready`` and
+runs a smoke prediction, switching back and restarting the previous release by itself if
+any of that fails. The switch runs detached on the host, so a connection lost mid-way never
+leaves it half-done: the outcome is read back from the host's journal after reconnecting.
+
+The fleet (:func:`rollout`): canary hosts first; if one fails, the rest are not touched.
+Then the others in parallel (``parallel`` at a time), stopping once more than
+``max_failures`` failed. Cancelling stops hosts between steps — a host whose switch had
+begun finishes it — so every host ends on a whole release.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from modeldeck.core.deploy import envs
+from modeldeck.core.deploy import transport as tp
+from modeldeck.core.deploy import trust
+from modeldeck.core.deploy.session import HostSession
+from modeldeck.core.errors import Cancelled, DeployError, HostLockedError, ModelDeckError
+from modeldeck.core.progress import CancelToken, Operation, ProgressEvent
+
+#: Oldest Python the runtime runs on.
+MIN_PYTHON = (3, 10)
+#: Seconds the agent waits for ``/ready`` after starting the server.
+READY_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class DeployEvent(ProgressEvent):
+    """A progress event of a deploy, rollback or status check, for one host or all.
+
+    ``fraction`` is the whole operation's progress; ``host_fraction`` the host's.
+    """
+
+    host: str = ""
+    bytes_done: int = 0
+    bytes_total: int = 0
+    host_fraction: float | None = None
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """How to roll out."""
+
+    canary: int = 1
+    parallel: int = 8
+    max_failures: int = 0
+    keep: int = 5
+    ready_timeout: float = READY_TIMEOUT
+    wheelhouse: Path | None = None
+    build_wheelhouse: bool = False
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """What a deploy or rollback did on one host."""
+
+    host: str
+    action: str
+    #: ``ok``, ``rolled-back`` (the new release failed, the previous one serves again),
+    #: ``failed`` (nothing changed, or the host could not be restored), ``cancelled``,
+    #: ``skipped`` (not tried: the rollout stopped) or ``unknown`` (connection lost while
+    #: switching; ``modeldeck status`` tells).
+    outcome: str
+    release_id: str = ""
+    previous: str = ""
+    running: str = ""
+    error: str = ""
+    bytes_sent: int = 0
+    bytes_linked: int = 0
+    files_sent: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    env: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """A fleet operation's results, host by host."""
+
+    action: str
+    release_id: str
+    model: str
+    version: int
+    results: list[HostResult]
+    canary: list[str]
+    stopped: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.outcome] = out.get(r.outcome, 0) + 1
+        return out
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """What a deploy would change on one host (``--plan``); nothing is changed."""
+
+    host: str
+    reachable: bool
+    current: str = ""
+    target: str = ""
+    action: str = ""
+    files_to_send: int = 0
+    bytes_to_send: int = 0
+    bytes_linked: int = 0
+    env: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HostState:
+    """What runs on a host now (``modeldeck status``)."""
+
+    host: str
+    reachable: bool
+    release_id: str = ""
+    model: str = ""
+    version: int | None = None
+    healthy: bool = False
+    detail: str = ""
+    free_bytes: int | None = None
+    releases: list[str] = field(default_factory=list)
+    pid: int | None = None
+    checked_at: str = ""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def parse_release_id(release_id: str) -> tuple[str, int | None]:
+    """``breast-cancer-v2-0123abcd4567`` → ``("breast-cancer", 2)``."""
+    head, _, _digest = release_id.rpartition("-")
+    name, _, version = head.rpartition("-v")
+    try:
+        return name, int(version)
+    except ValueError:
+        return release_id, None
+
+
+# --------------------------------------------------------------------------- the release
+
+
+@dataclass(frozen=True)
+class _Release:
+    path: Path
+    release_id: str
+    model: str
+    version: int
+    manifest: dict[str, Any]
+    requirements: envs.Requirements
+    size: int
+
+    def files(self) -> dict[str, str]:
+        return dict(self.manifest["files"])
+
+    def manifest_bytes(self) -> bytes:
+        return (self.path / "manifest.json").read_bytes()
+
+
+def _load_release(path: Path) -> _Release:
+    manifest = json.loads((path / "manifest.json").read_text())
+    model = manifest["model"]
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return _Release(path, manifest["release_id"], model["name"], int(model["version"]),
+                    manifest, envs.requirements_for(model.get("environment", {}),
+                                                    model.get("format", "skops")), size)
+
+
+def build_for_deploy(workspace: Any, ref: str, cache: Path | None = None) -> _Release:
+    """Build the release of ``ref`` (once: rebuilt releases are identical and reused).
+
+    ``ref`` may also be the path of a release folder written by ``modeldeck bundle``; it
+    is verified (every sha256, the manifest against its id) and deployed as it is.
+    """
+    from modeldeck.core.bundle import build_release
+    from modeldeck.core.registry import Registry
+
+    folder = Path(ref).expanduser()
+    if (folder / "manifest.json").is_file():
+        from modeldeck.core.runtime import release as rel
+
+        problems = rel.verify_files(folder, rel.read_manifest(folder))
+        if problems:
+            raise DeployError(f"the release folder {folder} is damaged: "
+                              + "; ".join(problems[:3]),
+                              "rebuild it with `modeldeck bundle`")
+        return _load_release(folder)
+
+    registry = Registry(workspace)
+    info = registry.get_version(ref)
+    cache = cache or Path(workspace.path) / "releases"
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
+    try:
+        built = build_release(registry, info.ref, staging / "release",
+                              actor=workspace.identity.name)
+        final = cache / built.release_id
+        if not (final / "manifest.json").is_file():
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(built.path, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _load_release(final)
+
+
+# --------------------------------------------------------------------------- one host
+
+
+class _HostRun:
+    """The state of one host's deploy, with its event sink."""
+
+    def __init__(self, host: Any, emit: Callable[[DeployEvent], None], cancel: CancelToken,
+                 actor: str) -> None:
+        self.host = host
+        self.emit = emit
+        self.cancel = cancel
+        self.actor = actor
+        self.timings: dict[str, float] = {}
+        self._step_started = time.monotonic()
+        self._step = ""
+
+    def step(self, name: str, fraction: float | None, message: str = "") -> None:
+        now = time.monotonic()
+        if self._step:
+            self.timings[self._step] = self.timings.get(self._step, 0.0) + (
+                now - self._step_started)
+        self._step, self._step_started = name, now
+        self.emit(DeployEvent(step=name, message=message or name, host=self.host.name,
+                              host_fraction=fraction))
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.emit(DeployEvent(step=self._step, message=message, host=self.host.name,
+                              level=level))
+
+    def finish(self) -> dict[str, float]:
+        if self._step:
+            self.timings[self._step] = self.timings.get(self._step, 0.0) + (
+                time.monotonic() - self._step_started)
+            self._step = ""
+        return {k: round(v, 3) for k, v in self.timings.items() if k}
+
+
+def _owner(actor: str, operation: str) -> str:
+    return json.dumps({"who": actor, "where": socket.gethostname(), "pid": os.getpid(),
+                       "operation": operation})
+
+
+def python_version(probe: dict[str, Any]) -> str:
+    """The host Python's version from an agent ``probe`` answer (``"3.11.2"``)."""
+    info = probe.get("python")
+    return str(info.get("version", "0") if isinstance(info, dict) else info or "0")
+
+
+def python_path(probe: dict[str, Any]) -> str:
+    """The host Python's executable from an agent ``probe`` answer."""
+    info = probe.get("python")
+    return str(info.get("executable", "") if isinstance(info, dict) else "")
+
+
+def _check_python(host: str, probe: dict[str, Any]) -> list[str]:
+    problems = []
+    version = python_version(probe)
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < MIN_PYTHON:
+        problems.append(f"{host}'s Python is {version}; the server needs "
+                        f"{'.'.join(map(str, MIN_PYTHON))} or newer")
+    return problems
+
+
+def _env_plan(host: Any, probe: dict[str, Any], release: _Release,
+              wheelhouse: envs.Wheelhouse | None) -> tuple[str, list[str]]:
+    """``("host", [])`` to serve with the host's Python, ``("venv", [])`` to install one
+    from the wheelhouse, or ``("", problems)`` when neither works."""
+    problems = _check_python(host.name, probe)
+    if problems:
+        return "", problems
+    lacking = envs.unmet(release.requirements, probe.get("packages") or {})
+    if not lacking:
+        return "host", []
+    if wheelhouse is None:
+        return "", [f"{host.name}'s Python lacks {', '.join(lacking)} and no wheelhouse was "
+                    "given — pass --wheelhouse DIR (wheels for the host) or "
+                    "--build-wheelhouse (downloads them here for the host's Python)"]
+    if not probe.get("venv", False):
+        return "", [f"{host.name}'s Python cannot create virtual environments (no venv/"
+                    "ensurepip module) — install python3-venv there"]
+    missing = envs.missing_from(wheelhouse, release.requirements)
+    if missing:
+        return "", [f"the wheelhouse {wheelhouse.path} has no wheel for "
+                    f"{', '.join(missing)} — add them or rebuild it"]
+    return "venv", []
+
+
+def _check_disk(host: str, probe: dict[str, Any], need: int) -> list[str]:
+    free = probe.get("free_bytes")
+    if isinstance(free, int) and free < need:
+        return [f"{host} has {free / 1e6:.0f} MB free under its deploy root, the release "
+                f"needs about {need / 1e6:.0f} MB — free some space (older releases go "
+                "with `--keep`)"]
+    return []
+
+
+def _ensure_env(session: HostSession, run: _HostRun, release: _Release,
+                wheelhouse: envs.Wheelhouse, python_version: str) -> tuple[str, int]:
+    """Upload missing wheels and install (or reuse) the venv; returns its python and the
+    bytes sent."""
+    env = envs.env_hash(python_version, release.requirements, wheelhouse)
+    answer = session.agent("prepare-wheels",
+                           stdin=json.dumps({"files": wheelhouse.files}).encode())
+    missing = list(answer.get("missing", []))
+    total = sum((wheelhouse.path / n).stat().st_size for n in missing)
+    sent = 0
+    if missing:
+        run.step("sending wheels", 0.15, f"sending {len(missing)} wheels "
+                 f"({total / 1e6:.1f} MB)")
+
+        def on_bytes(n: int) -> None:
+            nonlocal sent
+            sent += n
+            run.emit(DeployEvent(step="sending wheels", host=run.host.name,
+                                 bytes_done=sent, bytes_total=total,
+                                 host_fraction=0.15 + 0.2 * sent / max(total, 1)))
+        for name in missing:
+            target = session.path("wheelhouse", name)
+            session.connection.put(wheelhouse.path / name, target + ".part",
+                                   on_bytes=on_bytes, cancel=run.cancel)
+            done = session.connection.run(f"mv -f {tp.quote(target + '.part')} "
+                                          f"{tp.quote(target)}")
+            if done.returncode != 0:
+                raise DeployError(f"{run.host.name}: cannot store {name} "
+                                  f"({done.error_text()})", "check the host's free disk")
+        session.agent("verify-wheels", stdin=json.dumps({"files": wheelhouse.files}).encode())
+    run.step("installing environment", 0.35, f"environment {env}")
+    requirements = session.path("envs", f"{env}.requirements.txt")
+    session.write_file(requirements, release.requirements.text().encode())
+    answer = session.agent("install-env", "--hash", env, "--requirements-file", requirements,
+                           timeout=900)
+    run.log("reused environment " + env if answer.get("reused")
+            else f"installed environment {env}")
+    return str(answer["python"]), sent
+
+
+def _upload(session: HostSession, run: _HostRun, release: _Release) -> tuple[int, int, int]:
+    """Put the release in ``releases/<id>`` (hard-linking what the host has); returns
+    ``(bytes sent, bytes linked, files sent)``."""
+    run.step("uploading", 0.4, f"release {release.release_id}")
+    answer = session.agent("prepare", "--release", release.release_id,
+                           stdin=release.manifest_bytes())
+    if answer.get("exists"):
+        run.log(f"{release.release_id} is already on the host: nothing to send")
+        return 0, 0, 0
+    missing = list(answer.get("missing", []))
+    total = sum((release.path / m).stat().st_size for m in missing)
+    sent = 0
+    partial = session.path("releases", release.release_id + ".partial")
+
+    def on_bytes(n: int) -> None:
+        nonlocal sent
+        sent += n
+        run.emit(DeployEvent(step="uploading", host=run.host.name, bytes_done=sent,
+                             bytes_total=total, host_fraction=0.4 + 0.3 * sent / max(total, 1)))
+    for relpath in missing:
+        run.cancel.check()
+        session.connection.put(release.path / relpath, f"{partial}/{relpath}",
+                               on_bytes=on_bytes, cancel=run.cancel)
+    linked = int(answer.get("linked_bytes", 0))
+    run.log(f"sent {len(missing)} files ({sent / 1e6:.2f} MB), hard-linked "
+            f"{answer.get('linked', 0)} ({linked / 1e6:.2f} MB) from earlier releases")
+    run.step("verifying", 0.72)
+    session.agent("verify", "--release", release.release_id, timeout=300)
+    session.agent("commit", "--release", release.release_id)
+    return sent, linked, len(missing)
+
+
+def _activate(session: HostSession, run: _HostRun, release_id: str, python: str,
+              ready_timeout: float) -> dict[str, Any]:
+    host = session.host
+    args = ["--release", release_id, "--python", python, "--bind", host.serve_bind,
+            "--port", str(host.serve_port), "--ready-timeout", f"{ready_timeout:g}"]
+    if getattr(host, "systemd", "no") == "yes":
+        args += ["--supervisor", "systemd"]
+    return session.agent("activate", *args, timeout=ready_timeout * 2 + 60, outcome=True)
+
+
+def _recover_outcome(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
+                     run: _HostRun) -> dict[str, Any] | None:
+    """After a lost connection: reconnect and read the last activation's journal."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            session = HostSession.start(trust.connect(workspace, host, lookup, timeout=5),
+                                        host)
+        except ModelDeckError:
+            time.sleep(1.0)
+            continue
+        try:
+            return session.agent("journal", "--wait", "60", timeout=90, outcome=True)
+        except ModelDeckError:
+            return None
+        finally:
+            session.close()
+    return None
+
+
+def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
+                release: _Release, options: DeployOptions,
+                wheelhouse: envs.Wheelhouse | None, emit: Callable[[DeployEvent], None],
+                cancel: CancelToken, actor: str) -> HostResult:
+    """Deploy ``release`` to one host (see the module's docstring); never raises for a
+    host's failure — the result says what happened."""
+    run = _HostRun(host, emit, cancel, actor)
+    started = time.monotonic()
+    result = HostResult(host=host.name, action="deploy", outcome="failed",
+                        release_id=release.release_id)
+    session = None
+    token = ""
+    switching = False
+    try:
+        cancel.check()
+        run.step("connecting", 0.0)
+        session = HostSession.start(trust.connect(workspace, host, lookup), host)
+        lock = session.agent("lock", "--owner", _owner(actor, f"deploy {release.release_id}"))
+        token = str(lock.get("token", ""))
+        run.step("probing", 0.05)
+        probe = session.agent("probe")
+        status = session.agent("status")
+        previous = str(status.get("current") or "")
+        result = replace(result, previous=previous, running=previous)
+        mode, problems = _env_plan(host, probe, release, wheelhouse)
+        need = release.size * 2 + (wheelhouse.size * 3 if mode == "venv" and wheelhouse
+                                   else 0)
+        problems += _check_disk(host.name, probe, need)
+        if problems:
+            raise DeployError("; ".join(problems))
+        sent = 0
+        if mode == "venv":
+            assert wheelhouse is not None
+            python, sent = _ensure_env(session, run, release, wheelhouse,
+                                       python_version(probe))
+        else:
+            python = python_path(probe) or host.python
+        result = replace(result, env=python)
+        cancel.check()
+        up, linked, files = _upload(session, run, release)
+        result = replace(result, bytes_sent=sent + up, bytes_linked=linked, files_sent=files)
+        cancel.check()
+        run.step("switching", 0.8, f"switch to {release.release_id}, restart, wait for "
+                 "/ready, smoke test")
+        switching = True
+        journal = _activate(session, run, release.release_id, python, options.ready_timeout)
+        switching = False
+        result = _journal_result(result, journal)
+        for line in (journal.get("log_tail") or "").splitlines()[-5:]:
+            if result.outcome != "ok":
+                run.log(line, "warning")
+        run.step("pruning", 0.95)
+        try:
+            pruned = session.agent("prune", "--keep", str(options.keep))
+            if pruned.get("removed"):
+                run.log(f"removed old releases: {', '.join(pruned['removed'])}")
+        except ModelDeckError as exc:
+            run.log(f"could not prune old releases: {exc}", "warning")
+    except Cancelled:
+        result = replace(result, outcome="cancelled", error="cancelled before the switch")
+    except HostLockedError as exc:
+        result = replace(result, outcome="failed", error=str(exc))
+        token = ""
+    except ModelDeckError as exc:
+        result = replace(result, outcome="failed", error=str(exc))
+        if switching:
+            run.log(f"connection lost while switching ({exc}); reading the host's journal",
+                    "warning")
+            journal = _recover_outcome(workspace, host, lookup, run)
+            if journal and journal.get("release") is not None:
+                result = _journal_result(result, journal)
+            else:
+                result = replace(result, outcome="unknown",
+                                 error=f"{exc}; the host could not be asked how the switch "
+                                       "ended — run `modeldeck status`")
+    except Exception as exc:  # noqa: BLE001 - a bug must not kill the other hosts
+        result = replace(result, outcome="failed", error=f"unexpected error: {exc!r}")
+    finally:
+        if session is not None:
+            if token:
+                try:
+                    session.agent("unlock", "--token", token)
+                except ModelDeckError:
+                    pass  # the connection is gone: the lock names us and is freed later
+            session.close()
+    timings = run.finish()
+    return replace(result, seconds=round(time.monotonic() - started, 3), timings=timings)
+
+
+def _journal_result(result: HostResult, journal: dict[str, Any]) -> HostResult:
+    outcome = str(journal.get("outcome") or ("ok" if journal.get("ok") else "failed"))
+    running = str(journal.get("running") or journal.get("release") or "")
+    if outcome == "rolled-back":
+        running = str(journal.get("previous") or "")
+    error = str(journal.get("error") or "")
+    timings = {f"host_{k}": float(v) for k, v in (journal.get("timings") or {}).items()
+               if isinstance(v, (int, float))}
+    return replace(result, outcome=outcome, running=running, error=error,
+                   timings={**result.timings, **timings})
+
+
+# --------------------------------------------------------------------------- the fleet
+
+
+def _fan_out(hosts: Sequence[Any], work: Callable[[Any, Callable[[DeployEvent], None]],
+                                                   HostResult],
+             parallel: int, cancel: CancelToken, stop_after: int | None,
+             done_before: int, total: int) -> Iterator[DeployEvent | HostResult]:
+    """Run ``work(host, emit)`` on ``hosts``, ``parallel`` at a time, yielding events and
+    results as they come; once ``stop_after`` failures happened no new host starts."""
+    events: queue.Queue[DeployEvent | HostResult] = queue.Queue()
+    pending = list(hosts)
+    running: dict[Future[HostResult], Any] = {}
+    failures = 0
+    finished = done_before
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=max(1, parallel),
+                            thread_name_prefix="deploy") as pool:
+        def submit() -> None:
+            while pending and len(running) < max(1, parallel) and not stop.is_set() \
+                    and not cancel.is_cancelled:
+                host = pending.pop(0)
+                future = pool.submit(work, host, events.put)
+                future.add_done_callback(lambda f: events.put(f.result()))
+                running[future] = host
+        submit()
+        while running:
+            item = events.get()
+            if isinstance(item, HostResult):
+                for future in [f for f, h in running.items() if h.name == item.host]:
+                    del running[future]
+                finished += 1
+                if not item.ok:
+                    failures += 1
+                    if stop_after is not None and failures > stop_after:
+                        stop.set()
+                yield item
+                yield DeployEvent(step="host done", host=item.host,
+                                  fraction=finished / max(total, 1),
+                                  message=f"{item.host}: {item.outcome}"
+                                          + (f" — {item.error}" if item.error else ""),
+                                  level="info" if item.ok else "error")
+                submit()
+            else:
+                yield item
+    for host in pending:
+        yield HostResult(host=host.name, action="", outcome="skipped",
+                         error="not tried: the rollout stopped"
+                         if not cancel.is_cancelled else "cancelled")
+
+
+def _lookup_for(store: Any) -> Callable[[str], Any | None]:
+    by_name = {h.name: h for h in store.list()}
+    return by_name.get
+
+
+def _open_records(workspace: Any, hosts: Sequence[Any], action: str, release_id: str,
+                  previous: dict[str, str] | None = None) -> dict[str, int]:
+    """Record each host's operation as ``unknown`` before anything is switched, so a crash
+    of this process leaves honest rows; :func:`_close_record` sets the outcome."""
+    from modeldeck.core.deploy import hosts as hosts_mod
+
+    name, version = parse_release_id(release_id) if release_id else ("", None)
+    return {h.name: hosts_mod.record_deployment(
+        workspace, h.name, action, release_id, outcome="unknown", model=name,
+        version=version, previous_release=(previous or {}).get(h.name, ""),
+        detail={"note": "in progress"}) for h in hosts}
+
+
+def _close_record(workspace: Any, ids: dict[str, int], result: HostResult) -> None:
+    from modeldeck.core.deploy import hosts as hosts_mod
+
+    row = ids.get(result.host)
+    if row is None:
+        return
+    outcome = "cancelled" if result.outcome == "skipped" else result.outcome
+    detail = {"error": result.error, "timings": result.timings, "running": result.running,
+              "previous": result.previous, "release": result.release_id,
+              "bytes_linked": result.bytes_linked, "files_sent": result.files_sent,
+              "env": result.env}
+    name, version = parse_release_id(result.release_id) if result.release_id else ("", None)
+    hosts_mod.finish_deployment(workspace, row, outcome, detail=detail,
+                                bytes_sent=result.bytes_sent,
+                                release_id=result.release_id or None,
+                                previous_release=result.previous or None,
+                                model=name or None, version=version)
+
+
+def rollout(workspace: Any, ref: str, hosts: Sequence[Any], options: DeployOptions,
+            *, cancel: CancelToken | None = None) -> Operation[RolloutResult]:
+    """Deploy version ``ref`` to ``hosts``: canary first, then the rest in parallel.
+
+    A generator: yields :class:`DeployEvent` and returns a :class:`RolloutResult`. Each
+    host's outcome is recorded in the workspace's deployment history (audited).
+    """
+    from modeldeck.core.deploy.hosts import HostStore
+
+    cancel = cancel or CancelToken()
+    who = workspace.require("deploy")
+    if not hosts:
+        raise DeployError("no hosts to deploy to", "name them with --hosts or --group")
+    started = time.monotonic()
+    yield DeployEvent(step="building release", fraction=0.0, message=f"building {ref}")
+    release = build_for_deploy(workspace, ref)
+    yield DeployEvent(step="building release", fraction=0.0,
+                      message=f"release {release.release_id} ({release.size / 1e6:.1f} MB)")
+    wheelhouse = yield from _wheelhouse(workspace, hosts, release, options)
+    lookup = _lookup_for(HostStore(workspace))
+    canary = list(hosts[:max(0, min(options.canary, len(hosts)))])
+    rest = list(hosts[len(canary):])
+    results: list[HostResult] = []
+
+    def work(host: Any, emit: Callable[[DeployEvent], None]) -> HostResult:
+        return deploy_host(workspace, host, lookup, release, options, wheelhouse, emit,
+                           cancel, who.name)
+
+    stopped = ""
+    total = len(hosts)
+    phases = [("canary", canary, 0), ("rollout", rest, options.max_failures)]
+    for phase, group, tolerated in phases:
+        if not group:
+            continue
+        if stopped or cancel.is_cancelled:
+            results += [HostResult(host=h.name, action="deploy", outcome="skipped",
+                                   release_id=release.release_id,
+                                   error=stopped or "cancelled") for h in group]
+            continue
+        yield DeployEvent(step=phase, fraction=len(results) / total,
+                          message=f"{phase}: {', '.join(h.name for h in group)}")
+        failed_here = 0
+        ids = _open_records(workspace, group, "deploy", release.release_id)
+        for item in _fan_out(group, work, options.parallel, cancel,
+                             stop_after=tolerated if phase == "rollout" else 0,
+                             done_before=len(results), total=total):
+            if isinstance(item, HostResult):
+                item = replace(item, action="deploy", release_id=release.release_id)
+                results.append(item)
+                _close_record(workspace, ids, item)
+                if not item.ok and item.outcome not in ("skipped", "cancelled"):
+                    failed_here += 1
+            else:
+                yield item
+        if phase == "canary" and failed_here:
+            stopped = (f"the canary {'host' if len(canary) == 1 else 'hosts'} failed; "
+                       "the other hosts were not touched")
+        elif phase == "rollout" and failed_here > tolerated:
+            stopped = f"{failed_here} hosts failed (tolerated: {tolerated})"
+    if cancel.is_cancelled:
+        stopped = "cancelled"
+    _refresh_status_after(workspace, results, release)
+    yield DeployEvent(step="done", fraction=1.0, message=_summary(results, stopped))
+    return RolloutResult("deploy", release.release_id, release.model, release.version,
+                         results, [h.name for h in canary], stopped,
+                         round(time.monotonic() - started, 3))
+
+
+def _summary(results: Sequence[HostResult], stopped: str) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    text = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    return text + (f" — stopped: {stopped}" if stopped else "")
+
+
+def _refresh_status_after(workspace: Any, results: Sequence[HostResult],
+                          release: _Release) -> None:
+    from modeldeck.core.deploy import hosts as hosts_mod
+
+    for r in results:
+        if r.outcome in ("skipped", "unknown"):
+            continue
+        running = r.running
+        name, version = parse_release_id(running) if running else ("", None)
+        hosts_mod.set_status(workspace, host=r.host, checked_at=_now(), reachable=True,
+                             release_id=running, model=name, version=version,
+                             healthy=r.outcome in ("ok", "rolled-back") and bool(running),
+                             detail=r.error, free_bytes=None, fingerprint="")
+
+
+def _wheelhouse(workspace: Any, hosts: Sequence[Any], release: _Release,
+                options: DeployOptions) -> Iterator[DeployEvent]:
+    """The wheelhouse for this rollout: the admin's, or built here for the hosts (one
+    per distinct Python and platform — built for the first host that needs it)."""
+    if options.wheelhouse is not None:
+        wheelhouse = envs.open_wheelhouse(options.wheelhouse)
+        missing = envs.missing_from(wheelhouse, release.requirements)
+        if missing:
+            raise DeployError(f"the wheelhouse {wheelhouse.path} has no wheel for "
+                              f"{', '.join(missing)}",
+                              "add them (pip download --only-binary=:all: ...) or use "
+                              "--build-wheelhouse")
+        return wheelhouse
+    if not options.build_wheelhouse:
+        return None
+    from modeldeck.core.deploy.hosts import HostStore
+
+    lookup = _lookup_for(HostStore(workspace))
+    probe = None
+    for host in hosts:
+        try:
+            session = HostSession.start(trust.connect(workspace, host, lookup), host)
+        except ModelDeckError:
+            continue
+        try:
+            probe = session.agent("probe")
+            break
+        finally:
+            session.close()
+    if probe is None:
+        raise DeployError("no host answered, so there is no Python to build wheels for",
+                          "check the hosts with `modeldeck hosts probe`")
+    yield DeployEvent(step="building wheelhouse", fraction=0.0,
+                      message=f"downloading wheels for Python {python_version(probe)} on "
+                              f"{(probe.get('platform') or {}).get('machine')}")
+    platform = probe.get("platform") or {}
+    return envs.build_wheelhouse(release.requirements, python_version=python_version(probe),
+                                 machine=str(platform.get("machine", "x86_64")),
+                                 libc=str(platform.get("libc", "")),
+                                 cache=Path(workspace.path) / "wheelhouses")
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+def rollback_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
+                  to: str | None, emit: Callable[[DeployEvent], None], cancel: CancelToken,
+                  actor: str, ready_timeout: float = READY_TIMEOUT) -> HostResult:
+    """Switch ``host`` back to its previous release (or ``to``); nothing is uploaded."""
+    run = _HostRun(host, emit, cancel, actor)
+    started = time.monotonic()
+    result = HostResult(host=host.name, action="rollback", outcome="failed")
+    session = None
+    token = ""
+    try:
+        run.step("connecting", 0.0)
+        session = HostSession.start(trust.connect(workspace, host, lookup), host)
+        token = str(session.agent("lock", "--owner", _owner(actor, "rollback")).get("token"))
+        status = session.agent("status")
+        current = str(status.get("current") or "")
+        releases = [str(r) for r in status.get("releases", [])]
+        target = to or _previous_release(status, current)
+        if not target:
+            raise DeployError(f"{host.name} has no earlier release to go back to",
+                              "deploy the version you want instead")
+        if target not in releases:
+            raise DeployError(f"{host.name} does not have release {target} "
+                              f"(it has: {', '.join(releases) or 'none'})",
+                              "deploy it instead (`modeldeck deploy REF`)")
+        result = replace(result, release_id=target, previous=current, running=current)
+        python = str((status.get("server") or {}).get("python") or host.python)
+        run.step("switching", 0.3, f"switch to {target}")
+        journal = _activate(session, run, target, python, ready_timeout)
+        result = _journal_result(result, journal)
+    except HostLockedError as exc:
+        result = replace(result, error=str(exc))
+        token = ""
+    except ModelDeckError as exc:
+        result = replace(result, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug must not kill the other hosts
+        result = replace(result, error=f"unexpected error: {exc!r}")
+    finally:
+        if session is not None:
+            if token:
+                try:
+                    session.agent("unlock", "--token", token)
+                except ModelDeckError:
+                    pass
+            session.close()
+    return replace(result, seconds=round(time.monotonic() - started, 3),
+                   timings=run.finish())
+
+
+def _previous_release(status: dict[str, Any], current: str) -> str:
+    """The release active before ``current``, from the host's activation history."""
+    seen = []
+    for entry in status.get("history", []):
+        release = str(entry.get("release") or "")
+        if release and (not seen or seen[-1] != release):
+            seen.append(release)
+    while seen and seen[-1] == current:
+        seen.pop()
+        if seen:
+            return seen[-1]
+    return ""
+
+
+def rollback(workspace: Any, hosts: Sequence[Any], *, to: str | None = None,
+             parallel: int = 20, cancel: CancelToken | None = None
+             ) -> Operation[RolloutResult]:
+    """Roll ``hosts`` back to their previous release (or to ``to``), all in parallel."""
+    from modeldeck.core.deploy.hosts import HostStore
+
+    cancel = cancel or CancelToken()
+    who = workspace.require("deploy")
+    if not hosts:
+        raise DeployError("no hosts to roll back", "name them with --hosts or --group")
+    started = time.monotonic()
+    lookup = _lookup_for(HostStore(workspace))
+    results: list[HostResult] = []
+
+    def work(host: Any, emit: Callable[[DeployEvent], None]) -> HostResult:
+        return rollback_host(workspace, host, lookup, to, emit, cancel, who.name)
+
+    ids = _open_records(workspace, hosts, "rollback", to or "")
+    for item in _fan_out(hosts, work, parallel, cancel, stop_after=None, done_before=0,
+                         total=len(hosts)):
+        if isinstance(item, HostResult):
+            item = replace(item, action="rollback")
+            results.append(item)
+            _close_record(workspace, ids, item)
+        else:
+            yield item
+    for r in results:
+        if r.outcome in ("ok", "rolled-back"):
+            from modeldeck.core.deploy import hosts as hosts_mod
+
+            name, version = parse_release_id(r.running)
+            hosts_mod.set_status(workspace, host=r.host, checked_at=_now(), reachable=True,
+                                 release_id=r.running, model=name, version=version,
+                                 healthy=True, detail="", free_bytes=None, fingerprint="")
+    yield DeployEvent(step="done", fraction=1.0, message=_summary(results, ""))
+    targets = {r.release_id for r in results}
+    release_id = targets.pop() if len(targets) == 1 else ""
+    name, version = parse_release_id(release_id) if release_id else ("", None)
+    return RolloutResult("rollback", release_id, name, version or 0, results, [], "",
+                         round(time.monotonic() - started, 3))
+
+
+# --------------------------------------------------------------------------- status, plan
+
+
+def host_state(workspace: Any, host: Any, lookup: Callable[[str], Any | None]) -> HostState:
+    """Ask one host what it runs (and whether it is ready); never raises."""
+    checked = _now()
+    try:
+        session = HostSession.start(trust.connect(workspace, host, lookup), host)
+    except ModelDeckError as exc:
+        return HostState(host=host.name, reachable=False, detail=str(exc), checked_at=checked)
+    try:
+        status = session.agent("status")
+    except ModelDeckError as exc:
+        return HostState(host=host.name, reachable=True, detail=str(exc), checked_at=checked)
+    finally:
+        session.close()
+    current = str(status.get("current") or "")
+    name, version = parse_release_id(current) if current else ("", None)
+    server = status.get("server") or {}
+    healthy = bool(status.get("ready"))
+    ready = status.get("ready_detail")
+    detail = str((ready.get("reason") or ready.get("state") or "") if isinstance(ready, dict)
+                 else ready or "")
+    if not current:
+        detail = detail or "nothing deployed yet"
+    return HostState(host=host.name, reachable=True, release_id=current, model=name,
+                     version=version, healthy=healthy, detail=detail,
+                     free_bytes=status.get("free_bytes"),
+                     releases=[str(r) for r in status.get("releases", [])],
+                     pid=server.get("pid") if server.get("alive") else None,
+                     checked_at=checked)
+
+
+def fleet_status(workspace: Any, hosts: Sequence[Any], *, parallel: int = 20
+                 ) -> list[HostState]:
+    """:func:`host_state` for every host, in parallel; the workspace's status cache is
+    refreshed with the answers."""
+    from modeldeck.core.deploy import hosts as hosts_mod
+    from modeldeck.core.deploy.hosts import HostStore
+
+    lookup = _lookup_for(HostStore(workspace))
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(hosts) or 1))) as pool:
+        states = list(pool.map(lambda h: host_state(workspace, h, lookup), hosts))
+    for s in states:
+        hosts_mod.set_status(workspace, host=s.host, checked_at=s.checked_at,
+                             reachable=s.reachable, release_id=s.release_id, model=s.model,
+                             version=s.version, healthy=s.healthy, detail=s.detail,
+                             free_bytes=s.free_bytes, fingerprint="")
+    return states
+
+
+def plan(workspace: Any, ref: str, hosts: Sequence[Any], options: DeployOptions
+         ) -> Operation[list[HostPlan]]:
+    """What :func:`rollout` would change on each host; changes nothing on the hosts."""
+    from modeldeck.core.deploy.hosts import HostStore
+
+    workspace.require("deploy")
+    yield DeployEvent(step="building release", fraction=0.0, message=f"building {ref}")
+    release = build_for_deploy(workspace, ref)
+    wheelhouse = (envs.open_wheelhouse(options.wheelhouse) if options.wheelhouse else None)
+    lookup = _lookup_for(HostStore(workspace))
+
+    def one(host: Any) -> HostPlan:
+        try:
+            session = HostSession.start(trust.connect(workspace, host, lookup), host)
+        except ModelDeckError as exc:
+            return HostPlan(host=host.name, reachable=False, target=release.release_id,
+                            action="refused", problems=[str(exc)])
+        try:
+            probe = session.agent("probe")
+            status = session.agent("status")
+            answer = session.agent("plan", "--release", release.release_id,
+                                   stdin=release.manifest_bytes())
+        except ModelDeckError as exc:
+            return HostPlan(host=host.name, reachable=True, target=release.release_id,
+                            action="refused", problems=[str(exc)])
+        finally:
+            session.close()
+        current = str(status.get("current") or "")
+        mode, problems = _env_plan(host, probe, release, wheelhouse)
+        if mode == "" and options.build_wheelhouse and not _check_python(host.name, probe):
+            mode, problems = "venv (wheelhouse built here)", []
+        problems += _check_disk(host.name, probe, release.size * 2)
+        missing = [m for m in answer.get("missing", [])]
+        to_send = sum((release.path / m).stat().st_size for m in missing
+                      if (release.path / m).is_file())
+        if problems:
+            action = "refused"
+        elif current == release.release_id:
+            action = "nothing (already running)"
+        elif answer.get("exists"):
+            action = "switch (release already on the host)"
+        else:
+            action = "upload and switch"
+        env = {"host": f"host Python {python_version(probe)}",
+               "venv": "venv from the wheelhouse"}.get(mode, mode)
+        return HostPlan(host=host.name, reachable=True, current=current,
+                        target=release.release_id, action=action,
+                        files_to_send=len(missing), bytes_to_send=to_send,
+                        bytes_linked=int(answer.get("linked_bytes", 0)), env=env,
+                        problems=problems)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(options.parallel, len(hosts) or 1))) as pool:
+        plans = list(pool.map(one, hosts))
+    yield DeployEvent(step="done", fraction=1.0, message="plan ready")
+    return plans
