@@ -1044,7 +1044,7 @@ def _write_html(report: Any, out: Path) -> None:
 
 @cli.command(short_help="Check current data for drift against a model or reference data.")
 @click.argument("ref", required=False)
-@click.option("--current", "currents", multiple=True, required=True, metavar="DATA",
+@click.option("--current", "currents", multiple=True, metavar="DATA",
               type=click.Path(dir_okay=False, path_type=Path),
               help="Current (production) data, CSV or Parquet; repeat for several files, "
                    "or quote a pattern ('day-*.csv'). Without a time column, each file is "
@@ -1052,6 +1052,10 @@ def _write_html(report: Any, out: Path) -> None:
 @click.option("--reference", metavar="DATA", type=click.Path(dir_okay=False, path_type=Path),
               help="Compare with this data instead of a model version's reference (no "
                    "model needed).")
+@click.option("--pulled", is_flag=True,
+              help="Use what `modeldeck pull` fetched from the hosts serving REF's model "
+                   "(windows by serving time, views per host, realized performance from "
+                   "the labels that came back).")
 @click.option("--time-column", metavar="COL",
               help="Cut the current data into windows by this time column (default: "
                    "'timestamp' when present).")
@@ -1076,7 +1080,7 @@ def _write_html(report: Any, out: Path) -> None:
 @json_option
 @pass_app
 def drift(app: _App, ref: str | None, currents: tuple[Path, ...], reference: Path | None,
-          time_column: str | None, window: str | None, host_column: str | None,
+          pulled: bool, time_column: str | None, window: str | None, host_column: str | None,
           since: str | None, until: str | None, no_multivariate: bool, html_out: Path | None, fail_on_drift: bool, quiet: bool,
           as_json: bool) -> None:
     """Compare current data with a model version's reference data, or with any data.
@@ -1096,6 +1100,7 @@ def drift(app: _App, ref: str | None, currents: tuple[Path, ...], reference: Pat
       modeldeck drift breast-cancer@production --current day-6.csv --current day-7.csv
       modeldeck drift breast-cancer@production --current 'day-*.csv' --html drift.html
       modeldeck drift --reference train.csv --current today.csv --fail-on-drift
+      modeldeck pull --group edge && modeldeck drift breast-cancer@production --pulled
     """
     from modeldeck.core.drift.report import analyze
     from modeldeck.core.progress import run
@@ -1104,6 +1109,22 @@ def drift(app: _App, ref: str | None, currents: tuple[Path, ...], reference: Pat
         raise click.UsageError("give a model version (REF) or --reference DATA, not both"
                                if ref is not None else
                                "give a model version (REF) or --reference DATA")
+    if pulled:
+        from modeldeck.core.deploy.pull import pulled_files, pulled_folder
+
+        if ref is None:
+            raise click.UsageError("--pulled needs a model version (REF)")
+        model = app.registry().get_version(ref).model
+        found = pulled_files(app.workspace(), model)
+        if not found:
+            raise _CliError(f"nothing was pulled for {model} yet (no files in "
+                            f"{pulled_folder(app.workspace(), model)}) — run "
+                            f"`{app.command('pull')}` first")
+        currents = currents + tuple(found)
+        time_column = time_column or "ts"
+        host_column = host_column or "host"
+    if not currents:
+        raise click.UsageError("give the current data: --current DATA (or --pulled)")
     currents = tuple(_expand_currents(currents))
     registry = app.registry() if ref is not None else None
     report = run(analyze(list(currents), registry=registry, ref=ref, reference=reference,

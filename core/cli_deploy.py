@@ -307,6 +307,56 @@ def status(app: _App, names: str | None, group: str | None, cached: bool,
             click.echo(f"  {s.host}: {_short(s.detail, _width() - len(s.host) - 4)}")
 
 
+@cli.command(short_help="Fetch profiles, logged predictions and labels from the hosts.")
+@click.option("--hosts", "names", metavar="H1,H2", help="Only these hosts.")
+@click.option("--group", "-g", help="Only this group.")
+@click.option("--since", metavar="TIME",
+              help="Ask for what was served from this time on (ISO 8601). Default: what "
+                   "came after the last pull from each host.")
+@click.option("--full", is_flag=True,
+              help="Ask for everything the hosts' logs keep (labels given to old "
+                   "predictions since the last pull arrive this way).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@pass_app
+def pull(app: _App, names: str | None, group: str | None, since: str | None, full: bool,
+         as_json: bool, quiet: bool) -> None:
+    """Fetch from every host's server what it saw: the drift profiles of each window,
+    the logged predictions and the labels sent back to /v1/feedback. It travels over
+    SSH (the host's agent asks its own server on the host), into WORKSPACE/pulled/;
+    then `modeldeck drift REF --pulled` analyses it per window and host, with realized
+    performance where labels came back.
+
+    \b
+    Examples:
+      modeldeck pull --group edge
+      modeldeck drift breast-cancer@production --pulled --html drift.html
+    """
+    from modeldeck.core.deploy import pull as pl
+
+    chosen = _select(app, names, group)
+    cancel = CancelToken()
+    progress = _FleetProgress([], quiet or as_json)
+    results = _drive(pl.pull(app.workspace(), chosen, since=since, full=full, cancel=cancel),
+                     progress, cancel)
+    if as_json:
+        _echo_json(results)
+    else:
+        rows = [[r.host, "ok" if r.ok else "failed", f"{r.model} v{r.version}" if r.ok
+                 else _DASH, str(r.new_rows) if r.ok else _DASH, str(r.rows) if r.ok else
+                 _DASH, str(r.labeled) if r.ok else _DASH, str(r.windows) if r.ok else _DASH,
+                 _short(r.error, 50)] for r in results]
+        click.echo(_table(["HOST", "PULL", "MODEL", "NEW ROWS", "ROWS", "LABELED",
+                           "WINDOWS", "PROBLEM"], rows, right=(3, 4, 5, 6)))
+    bad = [r for r in results if not r.ok]
+    if bad:
+        if as_json:
+            raise SystemExit(1)
+        raise _CliError(f"{len(bad)} of {len(results)} hosts could not be pulled "
+                        f"({bad[0].host}: {bad[0].error.split(' — ')[0]}) — check them with "
+                        "`modeldeck status`")
+
+
 def _cached_state(name: str, status: Any) -> Any:
     from modeldeck.core.deploy.rollout import HostState
 
@@ -424,4 +474,4 @@ def hosts_unlock(app: _App, name: str) -> None:
                + ".")
 
 
-__all__ = ["deploy", "rollback", "status", "_jsonable"]
+__all__ = ["deploy", "pull", "rollback", "status", "_jsonable"]

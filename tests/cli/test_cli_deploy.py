@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cli_helpers import as_json, ok, user_error
@@ -37,6 +38,14 @@ def local_host(invoke, demo_ws: Path, tmp_path: Path) -> Iterator[tuple[Path, in
             os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
         except (ProcessLookupError, ValueError):
             pass
+
+
+def _post(port: int, path: str, body: object) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return json.loads(r.read())
 
 
 def _model(port: int) -> dict:
@@ -68,6 +77,24 @@ def test_deploy_status_rollback_on_a_local_host(invoke, demo_ws: Path,
     assert _model(port)["release"] == first["release_id"]
     cached = ok(invoke("status", "--cached", ws=demo_ws)).stdout
     assert "v1" in cached and "ready" in cached
+
+    # what the host served comes back with `pull`, labels included, for drift
+    rows = pd.read_csv(demo_ws / "demo-data" / "breast-cancer" / "production-day-7.csv")
+    features = [c for c in rows.columns if c.startswith("mean ")]
+    records = json.loads(rows[features].dropna().head(120).to_json(orient="records"))
+    answer = _post(port, "/v1/predict", records)
+    labels = [{"prediction_id": p["id"], "label": p["prediction"]}
+              for p in answer["predictions"][:50]]
+    assert _post(port, "/v1/feedback", {"feedback": labels})["accepted"] == 50
+    pulled = as_json(invoke("pull", "--json", ws=demo_ws))
+    assert pulled[0]["ok"] and pulled[0]["new_rows"] >= 120 and pulled[0]["labeled"] == 50
+    again = as_json(invoke("pull", "--json", ws=demo_ws))
+    assert again[0]["new_rows"] == 0 and again[0]["rows"] == pulled[0]["rows"]
+    report = as_json(invoke("drift", "breast-cancer@production", "--pulled", "--json",
+                            "--no-multivariate", "-q", ws=demo_ws))
+    assert report["hosts"] == ["box"]
+    realized = [p for p in report["performance"] if p.get("realized")]
+    assert realized and realized[0]["realized"]["accuracy"] == 1.0
 
     history = as_json(invoke("hosts", "history", "box", "--json", ws=demo_ws))
     assert [h["action"] for h in history][:3] == ["rollback", "deploy", "deploy"]
