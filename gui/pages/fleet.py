@@ -172,6 +172,7 @@ class FleetPage(QWidget):
     deploy_finished = Signal(object)
     rollback_finished = Signal(object)
     connection_tested = Signal(object)
+    pulled = Signal(list)
 
     def __init__(self, workspace: Any, runner: TaskRunner, notifier: NotificationBanner,
                  parent: QWidget | None = None) -> None:
@@ -236,6 +237,11 @@ class FleetPage(QWidget):
         self.test_button.setObjectName("testConnectionButton")
         self.test_button.setToolTip("Check the host's SSH key (trusting it if new), then "
                                     "probe its Python and packages")
+        self.pull_button = QPushButton("Pull data", self)
+        self.pull_button.setObjectName("pullButton")
+        self.pull_button.setToolTip("Fetch what the hosts (the selected ones, or all) served: "
+                                    "window profiles, logged predictions and labels, for the "
+                                    "Drift page and `modeldeck drift REF --pulled`")
         self.rollback_button = QPushButton("Roll back…", self)
         self.rollback_button.setObjectName("rollbackButton")
         self.rollback_button.setToolTip("Switch hosts back to their previous release")
@@ -246,7 +252,8 @@ class FleetPage(QWidget):
         self.selection_label = muted_label("", self, wrap=False)
         actions = QHBoxLayout()
         actions.setSpacing(8)
-        for button in (self.refresh_button, self.test_button, self.rollback_button):
+        for button in (self.refresh_button, self.test_button, self.pull_button,
+                       self.rollback_button):
             actions.addWidget(button)
         actions.addSpacing(8)
         actions.addWidget(self.selection_label)
@@ -347,6 +354,7 @@ class FleetPage(QWidget):
         self.import_button.clicked.connect(self.open_import_dialog)
         self.deploy_button.clicked.connect(lambda: self.open_deploy_wizard())
         self.refresh_button.clicked.connect(lambda: self.refresh_status())
+        self.pull_button.clicked.connect(lambda: self.pull())
         self.test_button.clicked.connect(self._on_test_button_clicked)
         self.rollback_button.clicked.connect(lambda: self.open_rollback_dialog())
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
@@ -580,6 +588,7 @@ class FleetPage(QWidget):
         self.refresh_button.setText("Refresh status" if names else "Refresh all")
         self.test_button.setEnabled(len(names) == 1)
         self.rollback_button.setEnabled(has_hosts)
+        self.pull_button.setEnabled(has_hosts)
         self.remove_button.setEnabled(len(names) == 1)
         self.deploy_button.setEnabled(has_hosts)
         self.selection_label.setText(f"{len(names)} selected" if len(names) > 1 else "")
@@ -628,6 +637,45 @@ class FleetPage(QWidget):
                                on_error=lambda _e: self._set_busy(busy, ""),
                                on_cancelled=lambda: self._set_busy(busy, ""))
         task.progressed.connect(self._on_status_progressed)
+        return task
+
+    def pull(self, names: Sequence[str] | None = None) -> Any:
+        """Pull profiles, logged predictions and labels from hosts (``names``; default:
+        the selected ones, or all) into the workspace. Returns the task."""
+        from modeldeck.core.deploy.pull import pull
+
+        if names is None:
+            names = self.selected_names() or [h.name for h in self.hosts_model.hosts()]
+        wanted = set(names)
+        hosts = [h for h in self.hosts_model.hosts() if h.name in wanted]
+        busy = [h.name for h in hosts]
+        self._set_busy(busy, "pulling…")
+
+        def _on_done(results: list[Any]) -> None:
+            self._set_busy(busy, "")
+            good = [r for r in results if r.ok]
+            bad = [r for r in results if not r.ok]
+            rows = sum(r.new_rows for r in good)
+            labeled = sum(r.labeled for r in good)
+            text = (f"Pulled {rows} new rows ({labeled} labeled in all) from {len(good)} "
+                    f"host{'s' if len(good) != 1 else ''}")
+            if bad:
+                self.notifier.show_message(
+                    text + f"; {len(bad)} failed: " + "; ".join(
+                        f"{r.host}: {r.error.split(' — ')[0]}" for r in bad[:3]), "warning",
+                    "check the failed hosts with Refresh status")
+            else:
+                self.notifier.show_message(
+                    text + ".", "success",
+                    "analyse them with `modeldeck drift REF --pulled`")
+            self.pulled.emit(results)
+
+        task = self.runner.run(pull, self.workspace, hosts,
+                               title=f"Pulling from {len(hosts)} "
+                                     f"host{'s' if len(hosts) != 1 else ''}",
+                               on_done=_on_done,
+                               on_error=lambda _e: self._set_busy(busy, ""),
+                               on_cancelled=lambda: self._set_busy(busy, ""))
         return task
 
     def _on_status_progressed(self, event: Any) -> None:

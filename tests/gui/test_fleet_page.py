@@ -389,6 +389,13 @@ def test_deploy_through_the_wizard_keeps_the_window_responsive_then_roll_back(
     (state,) = blocker.args[0]
     assert state.healthy and state.version == 1
 
+    # "Pull data" brings back what the host served (here: the deploys' smoke predictions)
+    with qtbot.wait_signal(page.pulled, timeout=DEPLOY_TIMEOUT) as blocker:
+        page.pull_button.click()
+    (pulled,) = blocker.args[0]
+    assert pulled.ok and pulled.model == "breast-cancer" and pulled.rows >= 1
+    assert page.notifier.current().level == "success"
+
 
 def test_refresh_status_of_a_local_host_with_nothing_deployed(make_main_window, workspace,
                                                               qtbot, local_host):
