@@ -175,6 +175,8 @@ class Case:
     size: str
     feature: str
     apply: Callable[[pd.DataFrame, np.random.Generator], None]
+    #: ``oracle(n_current, n_reference)``: the oracle power (see :func:`oracle_mean_shift`).
+    oracle: Callable[[int, int], float] | None = None
 
 
 def _shift(name: str, sds: float) -> Callable[[pd.DataFrame, np.random.Generator], None]:
@@ -214,17 +216,138 @@ def _missing_jump(name: str, extra: float) -> Callable[[pd.DataFrame, np.random.
 
 def drift_cases() -> list[Case]:
     """The graded injected drifts, one feature each."""
-    cases = [Case("mean shift", f"{s:g} sd", "num_0", _shift("num_0", s))
-             for s in (0.1, 0.25, 0.5)]
-    cases += [Case("mean shift (skewed)", f"{s:g} sd", "num_1", _shift("num_1", s))
-              for s in (0.1, 0.25, 0.5)]
-    cases += [Case("scale change", f"x{f:g}", "num_6", _scale("num_6", f))
-              for f in (1.1, 1.25, 1.5)]
-    cases += [Case("category frequency", f"{m:.0%} moved", "cat_1", _category_shift(1, m))
-              for m in (0.02, 0.05, 0.1)]
-    cases += [Case("missing-rate jump", f"+{e:.0%}", "num_5", _missing_jump("num_5", e))
+    cases = [Case("mean shift", f"{s:g} sd", "num_0", _shift("num_0", s),
+                  oracle_mean_shift(s)) for s in (0.1, 0.25, 0.5)]
+    cases += [Case("mean shift (skewed)", f"{s:g} sd", "num_1", _shift("num_1", s),
+                   oracle_mean_shift(s)) for s in (0.1, 0.25, 0.5)]
+    cases += [Case("scale change", f"x{f:g}", "num_6", _scale("num_6", f),
+                   oracle_scale(f)) for f in (1.1, 1.25, 1.5)]
+    cases += [Case("category frequency", f"{m:.0%} moved", "cat_1", _category_shift(1, m),
+                   oracle_category(1, m)) for m in (0.02, 0.05, 0.1)]
+    cases += [Case("missing-rate jump", f"+{e:.0%}", "num_5", _missing_jump("num_5", e),
+                   oracle_missing(BASE_MISSING.get("num_5", 0.0), e))
               for e in (0.01, 0.03, 0.1)]
     return cases
+
+
+# --------------------------------------------------------------------------- oracle power
+#
+# What ANY data-set verdict could detect at most: the power of the best single test for a
+# drift that knows which feature moved, how and in which direction, at a 5 % false-alarm
+# rate (one-sided, alpha = ORACLE_ALPHA), with the reference's rows (min(n, 50 000)) on the
+# other side. A real verdict does not know the feature (it must guard all 25 at once), nor
+# the kind or direction of the change, so it can only do worse; a miss where the oracle's
+# power is low is statistically unavoidable. The tests are the classical optimal ones for
+# each kind (normal theory, exact where cheap):
+#
+# * mean shift by d sd: the two-sample z-test on the means, power
+#   Phi(d / sqrt(1/n + 1/m) - z_0.95) (the Neyman-Pearson test for a normal feature; for the
+#   skewed feature the same z-test on the means, by the central limit theorem);
+# * scale change by f (a normal feature): the one-sided F-test of the variances;
+# * category frequency: the score test of the known change of shares (weights
+#   (q_k - p_k) / p_k on the current-minus-reference shares; normal approximation with the
+#   variance under each hypothesis); it beats a two-proportion test on any single category;
+# * missing-rate jump: a column with no missing values in the reference: Fisher's exact
+#   one-sided test (exact power over the binomial count of the current side); otherwise
+#   the one-sided two-proportion z-test;
+# * selection bias: the z-test on num_0's mean with the selected distribution's mean and
+#   sd (computed numerically); correlation-only: Fisher's z-test of the two correlations.
+
+ORACLE_ALPHA = 0.05
+#: A case counts as "oracle-detectable" at a size when the oracle's power reaches this.
+ORACLE_DETECTABLE = 0.9
+
+
+def _z_alpha() -> float:
+    from scipy import stats
+    return float(stats.norm.isf(ORACLE_ALPHA))
+
+
+def oracle_mean_shift(sds: float, sd_current: float = 1.0) -> Callable[[int, int], float]:
+    """Power of the one-sided two-sample z-test on the means for a shift of ``sds`` sd."""
+    from scipy import stats
+
+    def power(n: int, m: int) -> float:
+        se = np.sqrt(sd_current ** 2 / n + 1.0 / m)
+        return float(stats.norm.cdf(abs(sds) / se - _z_alpha() * np.sqrt(1 / n + 1 / m) / se))
+    return power
+
+
+def oracle_scale(factor: float) -> Callable[[int, int], float]:
+    """Power of the one-sided F-test of the variances (normal feature) for a factor."""
+    from scipy import stats
+
+    def power(n: int, m: int) -> float:
+        if factor >= 1:
+            crit = stats.f.isf(ORACLE_ALPHA, n - 1, m - 1)
+            return float(stats.f.sf(crit / factor ** 2, n - 1, m - 1))
+        crit = stats.f.ppf(ORACLE_ALPHA, n - 1, m - 1)
+        return float(stats.f.cdf(crit / factor ** 2, n - 1, m - 1))
+    return power
+
+
+def oracle_category(j: int, moved: float) -> Callable[[int, int], float]:
+    """Power of the score test of :func:`_category_shift`'s known change of shares."""
+    from scipy import stats
+    p = np.asarray(CATEGORIES[j][1], dtype=np.float64)
+    q = p.copy()
+    q[0] -= moved
+    q[-1] += moved
+    w = (q - p) / p
+    delta2 = float(np.sum((q - p) ** 2 / p))          # E_q[w] - E_p[w]; also Var_p(w)
+    var_q = float(np.sum(q * w * w) - np.sum(q * w) ** 2)
+
+    def power(n: int, m: int) -> float:
+        crit = _z_alpha() * np.sqrt(delta2 * (1 / n + 1 / m))
+        return float(stats.norm.cdf((delta2 - crit) / np.sqrt(var_q / n + delta2 / m)))
+    return power
+
+
+def oracle_missing(base: float, extra: float) -> Callable[[int, int], float]:
+    """Power of the one-sided test of a missing share ``base`` -> ``base + extra``
+    (:func:`_set_missing` on top of the base: ``base + extra - base * extra``)."""
+    from scipy import special, stats
+    rate = base + extra - base * extra
+
+    def power(n: int, m: int) -> float:
+        if base == 0.0:
+            # The reference has no missing value: Fisher's one-sided p-value of b missing
+            # current values is C(n, b) / C(n + m, b); power = P(b >= the first b that
+            # reaches alpha).
+            b = np.arange(0, n + 1, dtype=np.float64)
+            log_p = (special.gammaln(n + 1) - special.gammaln(n - b + 1)
+                     - special.gammaln(n + m + 1) + special.gammaln(n + m - b + 1))
+            first = int(np.argmax(log_p <= np.log(ORACLE_ALPHA)))
+            return float(stats.binom.sf(first - 1, n, rate))
+        se0 = np.sqrt(base * (1 - base) * (1 / n + 1 / m))
+        se1 = np.sqrt(rate * (1 - rate) / n + base * (1 - base) / m)
+        return float(stats.norm.cdf((rate - base - _z_alpha() * se0) / se1))
+    return power
+
+
+def _selection_moments(beta: float) -> tuple[float, float]:
+    """Mean and sd (in sd of the population) of z kept with probability logistic(beta z)."""
+    z = np.linspace(-9.0, 9.0, 20_001)
+    weight = np.exp(-0.5 * z * z) / (1.0 + np.exp(-beta * z))
+    mean = float(np.sum(z * weight) / np.sum(weight))
+    var = float(np.sum((z - mean) ** 2 * weight) / np.sum(weight))
+    return mean, float(np.sqrt(var))
+
+
+def oracle_selection(beta: float) -> Callable[[int, int], float]:
+    """Power of the z-test on num_0's mean under selection ``logistic(beta z)``."""
+    mean, sd = _selection_moments(beta)
+    return oracle_mean_shift(mean, sd)
+
+
+def oracle_correlation(rho: float, base: float = BASE_RHO) -> Callable[[int, int], float]:
+    """Power of Fisher's one-sided z-test of a correlation ``base`` -> ``rho``."""
+    from scipy import stats
+    gap = abs(np.arctanh(rho) - np.arctanh(base))
+
+    def power(n: int, m: int) -> float:
+        return float(stats.norm.cdf(gap / np.sqrt(1 / (n - 3) + 1 / (m - 3)) - _z_alpha()))
+    return power
 
 
 @dataclass(frozen=True)
@@ -239,6 +362,7 @@ class JointCase:
     size: str
     feature: str | None
     make: Callable[[int, np.random.Generator], pd.DataFrame]
+    oracle: Callable[[int, int], float] | None = None
 
 
 def _selection(beta: float) -> Callable[[int, np.random.Generator], pd.DataFrame]:
@@ -262,10 +386,10 @@ def _correlation(rho: float) -> Callable[[int, np.random.Generator], pd.DataFram
 
 def joint_cases() -> list[JointCase]:
     """Selection bias and correlation-only drifts (whole rows change)."""
-    cases = [JointCase("selection bias", f"beta {b:g}", "num_0", _selection(b))
-             for b in (0.2, 0.5, 1.0)]
-    cases += [JointCase("correlation only", f"rho {BASE_RHO:g}>{r:g}", None, _correlation(r))
-              for r in (0.3, 0.0, -0.6)]
+    cases = [JointCase("selection bias", f"beta {b:g}", "num_0", _selection(b),
+                       oracle_selection(b)) for b in (0.2, 0.5, 1.0)]
+    cases += [JointCase("correlation only", f"rho {BASE_RHO:g}>{r:g}", None, _correlation(r),
+                        oracle_correlation(r)) for r in (0.3, 0.0, -0.6)]
     return cases
 
 
@@ -553,7 +677,8 @@ def _pct(part: int, whole: int) -> str:
 
 def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
                 thresholds: DriftThresholds, joint_reps: dict[int, int] | None = None,
-                ev_python: str | None = None, ev_reps: dict[int, int] | None = None
+                ev_python: str | None = None, ev_reps: dict[int, int] | None = None,
+                control_reps: dict[int, int] | None = None
                 ) -> dict[tuple[str, str, int], _Tally]:
     import tempfile
 
@@ -561,6 +686,7 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
     cases = drift_cases()
     joints = joint_cases()
     joint_reps = joint_reps or {}
+    control_reps = control_reps or {}
     ev_reps = ev_reps if ev_python is not None else {}
     tallies: dict[tuple[str, str, int], _Tally] = {}
     ev_tallies: dict[tuple[str, str, int], _Tally] = {}
@@ -571,8 +697,9 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
     workdir = tempfile.mkdtemp(prefix="drift-bench-quality-")
     try:
         for n in sizes:
-            for rep in range(max(reps[n], joint_reps.get(n, 0))):
+            for rep in range(max(reps[n], joint_reps.get(n, 0), control_reps.get(n, 0))):
                 do_cases = rep < reps[n]
+                do_control = rep < control_reps.get(n, 0)
                 do_joint = rep < joint_reps.get(n, 0)
                 do_ev = do_joint and rep < ev_reps.get(n, 0)
                 jobs: list[dict[str, object]] = []
@@ -585,7 +712,7 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
                 base = profile_frame(spec, current, seed=draw)
                 control = compare_profiles(ref_profile, base, thresholds)
                 t = tallies.setdefault(("none", "", n), _Tally())
-                if do_cases or do_joint:
+                if do_cases or do_joint or do_control:
                     t.add(control, None)
                 if do_joint:
                     t0 = time.perf_counter()
@@ -662,22 +789,41 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
     print("target: at most 5% per feature and per data set at every n")
 
     print("\n== Detection of injected drifts: drifted feature flagged / data-set verdict "
-          "(other features flagged) ==")
-    print(f"{'kind':<21}{'size':<11}" + "".join(f"{f'n={n:,}':>22}" for n in sizes))
+          "(other features flagged) [oracle power] ==")
+    print("oracle power: the best single test that knows which feature moved, how and in "
+          "which direction,\nat a 5% false-alarm rate (see oracle_mean_shift): no verdict "
+          "can do better; a miss where it is low is unavoidable")
+    print(f"{'kind':<21}{'size':<11}" + "".join(f"{f'n={n:,}':>29}" for n in sizes))
+    # (verdicts right, runs, oracle power summed over runs) overall, per n, and among the
+    # cells the oracle detects with at least ORACLE_DETECTABLE power
     right = total = 0
+    bound = 0.0
+    per_n = {n: [0, 0, 0.0, 0, 0] for n in sizes}
     for case in cases:
         cells = []
         for n in sizes:
             t = tallies[(case.kind, case.size, n)]
-            right, total = right + t.alarms, total + t.runs
-            cells.append(t.cell())
-        print(f"{case.kind:<21}{case.size:<11}" + "".join(f"{c:>22}" for c in cells))
+            power = case.oracle(n, min(n, REFERENCE_CAP)) if case.oracle else float("nan")
+            right, total, bound = right + t.alarms, total + t.runs, bound + power * t.runs
+            row = per_n[n]
+            row[0] += t.alarms
+            row[1] += t.runs
+            row[2] += power * t.runs
+            if power >= ORACLE_DETECTABLE:
+                row[3] += t.alarms
+                row[4] += t.runs
+            cells.append(f"{t.cell()} [{100 * power:3.0f}%]")
+        print(f"{case.kind:<21}{case.size:<11}" + "".join(f"{c:>29}" for c in cells))
+    easy = sum(r[3] for r in per_n.values()), sum(r[4] for r in per_n.values())
     print(f"data-set verdict right on {100 * right / total:.1f}% of drifted cases (every kind, "
-          "size and n above, the tiny ones included)")
+          f"size and n above, the tiny ones included; weighted by runs); the oracle's bound "
+          f"on this figure: {100 * bound / total:.1f}%")
+    print(f"  among cases the oracle detects with >= {ORACLE_DETECTABLE:.0%} power: "
+          f"{_pct(easy[0], easy[1])} of {easy[1]} runs")
     for n in sizes:
-        runs = [tallies[(c.kind, c.size, n)] for c in cases]
-        share = sum(t.alarms for t in runs) / sum(t.runs for t in runs)
-        print(f"  at n={n:,}: {100 * share:.1f}%")
+        r = per_n[n]
+        print(f"  at n={n:,}: {100 * r[0] / r[1]:.1f}% (oracle bound {100 * r[2] / r[1]:.1f}%; "
+              f"oracle-detectable cases: {_pct(r[3], r[4])})")
 
     if joint_reps:
         print("\n== Selection bias and correlation-only drifts (whole rows): per-feature "
@@ -686,7 +832,10 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
               f"multivariate_drift took {np.median(multi_seconds):.1f} s median per call; "
               f"correlation pair {COUPLED[0]}/{COUPLED[1]}, base rho {BASE_RHO:g}; "
               "selection keeps a row with probability logistic(beta * z(num_0))")
-        print(f"{'kind':<21}{'size':<14}" + "".join(f"{f'n={n:,}':>36}" for n in sizes))
+        print("[oracle power] as above (selection: z-test on num_0's mean; correlation: "
+              "Fisher's z-test of the pair's correlation)")
+        oracles = {(j.kind, j.size): j.oracle for j in joints}
+        print(f"{'kind':<21}{'size':<14}" + "".join(f"{f'n={n:,}':>43}" for n in sizes))
         for key_kind, key_size, feature in ([("none", "", None)] +
                                             [(j.kind, j.size, j.feature) for j in joints]):
             cells = []
@@ -695,10 +844,12 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
                 if t is None or not t.multi_runs:
                     cells.append("-")
                     continue
+                oracle = oracles.get((key_kind, key_size))
+                power = f" [{100 * oracle(n, min(n, REFERENCE_CAP)):3.0f}%]" if oracle else ""
                 cells.append(f"{t.cell(feature is not None)} | {_pct(t.multi, t.multi_runs):>4}"
-                             f" | {_pct(t.either, t.multi_runs):>4}")
+                             f" | {_pct(t.either, t.multi_runs):>4}{power}")
             label = "no drift (control)" if key_kind == "none" else key_kind
-            print(f"{label:<21}{key_size:<14}" + "".join(f"{c:>36}" for c in cells))
+            print(f"{label:<21}{key_size:<14}" + "".join(f"{c:>43}" for c in cells))
         print("for correlation-only the data-set detection is the multivariate verdict "
               "(no marginal changes: the per-feature tests are right to stay quiet)")
 
@@ -778,9 +929,13 @@ def main(argv: list[str] | None = None) -> None:
         ev_reps = ({500: 3, 5_000: 2, 50_000: 1} if args.quick else
                    {500: 20, 5_000: 10, 50_000: 4, 500_000: 1})
         ev_reps = {n: min(r, joint_reps.get(n, 0)) for n, r in ev_reps.items()}
+        # More no-drift controls than drift repetitions in --quick: a 5 % false-alarm
+        # target needs dozens of clean runs to mean anything (controls are cheap).
+        control_reps = {500: 100, 5_000: 40} if args.quick else {}
         thresholds = DriftThresholds()
         print(f"\nthresholds: {thresholds}")
-        run_quality(sizes, reps, args.seed, thresholds, joint_reps, ev_python, ev_reps)
+        run_quality(sizes, reps, args.seed, thresholds, joint_reps, ev_python, ev_reps,
+                    control_reps)
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
 
 

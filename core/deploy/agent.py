@@ -36,9 +36,13 @@ smoke, and the switch back on failure) runs in a worker detached from the SSH se
 (its own session, stdio to files), which journals each step so that ``recover`` — or the
 next ``activate`` — can finish an activation whose worker died (a host crash).
 
-Fault injection (tests): ``--fault POINT[,POINT...]`` or ``$MODELDECK_AGENT_FAULT``;
-``POINT`` or ``POINT:exit`` ends the process at that point with exit code 99,
-``POINT:sleep`` makes it sleep there (to be killed). Points: see ``FAULT_POINTS``.
+Fault injection (tests only): ``--fault POINT[,POINT...]``, ``$MODELDECK_AGENT_FAULT`` or
+the file ``.modeldeck/fault`` under the root (same syntax: a test that only reaches the host
+over SSH, as the deploy controller runs the agent, can set faults there; nothing else
+writes it); ``POINT`` or ``POINT:exit`` ends the process at that point with exit code 99,
+``POINT:sleep`` makes it sleep there (to be killed), ``POINT:pause`` makes it wait there
+until the fault file is removed, then go on. Reaching a point writes its name to
+``.modeldeck/fault-reached``, so a test knows when to strike. Points: see ``FAULT_POINTS``.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ HISTORY_KEEP = 200
 _ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _faults: dict[str, str] = {}
+#: The root's ``.modeldeck`` folder once known: where the fault file and marker live.
+_fault_dir: list[str] = []
 
 
 # -- plumbing -------------------------------------------------------------------------------
@@ -126,9 +132,28 @@ def fault(point: str) -> None:
         return
     sys.stderr.write(f"modeldeck-agent-fault: reached {point}\n")
     sys.stderr.flush()
+    if _fault_dir:
+        try:
+            write_atomic(os.path.join(_fault_dir[0], "fault-reached"),
+                         f"{point} {os.getpid()}\n".encode())
+        except OSError:
+            pass
+    if action == "pause":
+        while _fault_dir and os.path.exists(os.path.join(_fault_dir[0], "fault")):
+            time.sleep(0.05)
+        return
     if action == "sleep":
         time.sleep(3600)
     os._exit(FAULT_EXIT)
+
+
+def read_fault_file(meta: str) -> str:
+    """The fault spec in ``meta/fault`` (tests only; empty when there is none)."""
+    try:
+        with open(os.path.join(meta, "fault"), encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
 
 
 def parse_faults(spec: str) -> dict[str, str]:
@@ -1908,9 +1933,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; prints one JSON object; returns the exit code."""
     try:
         args = parser().parse_args(argv)
+        root = Root(args.root)
+        _fault_dir[:] = [root.meta]
+        _faults.update(parse_faults(read_fault_file(root.meta)))
         _faults.update(parse_faults(os.environ.get(FAULT_ENV, "")))
         _faults.update(parse_faults(args.fault))
-        root = Root(args.root)
         result = COMMANDS[args.command](root, args)
         code = 0
         if isinstance(result, tuple):

@@ -45,6 +45,8 @@ from modeldeck.core.progress import CancelToken, Operation, ProgressEvent
 MIN_PYTHON = (3, 10)
 #: Seconds the agent waits for ``/ready`` after starting the server.
 READY_TIMEOUT = 90.0
+#: Seconds to keep trying to reach a host again after its connection was lost mid-deploy.
+RECONNECT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -231,9 +233,14 @@ def build_for_deploy(workspace: Any, ref: str, cache: Path | None = None) -> _Re
                               actor=workspace.identity.name)
         final = cache / built.release_id
         if not (final / "manifest.json").is_file():
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(built.path, final)
+            try:
+                os.replace(built.path, final)
+            except OSError:
+                # another deploy of the same version (a thread, a process) put its
+                # identical build there first — or a damaged leftover is in the way
+                if not (final / "manifest.json").is_file():
+                    shutil.rmtree(final, ignore_errors=True)
+                    os.replace(built.path, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return _load_release(final)
@@ -330,9 +337,9 @@ def _env_plan(host: Any, probe: dict[str, Any], release: _Release,
 def _check_disk(host: str, probe: dict[str, Any], need: int) -> list[str]:
     free = probe.get("free_bytes")
     if isinstance(free, int) and free < need:
-        return [f"{host} has {free / 1e6:.0f} MB free under its deploy root, the release "
-                f"needs about {need / 1e6:.0f} MB — free some space (older releases go "
-                "with `--keep`)"]
+        return [f"{host}'s disk is too full: {free / 1e6:.0f} MB free under its deploy "
+                f"root, the release needs about {need / 1e6:.0f} MB — free some space "
+                "(older releases go with `--keep`)"]
     return []
 
 
@@ -418,24 +425,58 @@ def _activate(session: HostSession, run: _HostRun, release_id: str, python: str,
     return session.agent("activate", *args, timeout=ready_timeout * 2 + 60, outcome=True)
 
 
-def _recover_outcome(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
-                     run: _HostRun) -> dict[str, Any] | None:
-    """After a lost connection: reconnect and read the last activation's journal."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+def _reconnect(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
+               seconds: float) -> HostSession | None:
+    """A new session to ``host``, trying for ``seconds``; ``None`` when it stays away."""
+    deadline = time.monotonic() + seconds
+    while True:
         try:
-            session = HostSession.start(trust.connect(workspace, host, lookup, timeout=5),
-                                        host)
+            return HostSession.start(trust.connect(workspace, host, lookup, timeout=5), host)
         except ModelDeckError:
+            if time.monotonic() + 1.0 > deadline:
+                return None
             time.sleep(1.0)
-            continue
-        try:
-            return session.agent("journal", "--wait", "60", timeout=90, outcome=True)
-        except ModelDeckError:
+
+
+def _recover_outcome(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
+                     release_id: str, token: str, ready_timeout: float
+                     ) -> dict[str, Any] | None:
+    """After a lost connection while switching: reconnect, read the journal of the
+    activation of ``release_id`` (finishing it with ``recover`` when its worker died, a
+    host crash) and free our lock. ``None`` when the outcome cannot be known: the host
+    stays unreachable, the activation still runs, or it never began."""
+    session = _reconnect(workspace, host, lookup, RECONNECT_TIMEOUT)
+    if session is None:
+        return None
+    try:
+        # as long as the activation itself may take (start, ready, and the switch back)
+        wait = ready_timeout * 2 + 30
+        journal = session.agent("journal", "--wait", f"{wait:g}", timeout=wait + 30,
+                                outcome=True)
+        if journal.get("release") != release_id:
+            return None  # the last activation is an older one: ours never began
+        if journal.get("state") == "running" and journal.get("stale"):
+            answer = session.agent("recover", timeout=ready_timeout * 2 + 60, outcome=True)
+            journal = answer.get("journal") or session.agent("journal", outcome=True)
+        if journal.get("state") != "done":
             return None
-        finally:
-            session.close()
-    return None
+        return journal
+    except ModelDeckError:
+        return None
+    finally:
+        _unlock(session, token)
+        session.close()
+
+
+def _unlock(session: HostSession, token: str) -> bool:
+    """Free the deploy lock ``token`` names; ``False`` when the host could not be told."""
+    if not token:
+        return True
+    try:
+        session.agent("unlock", "--token", token)
+    except ModelDeckError:
+        return False
+    return True
 
 
 def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
@@ -506,8 +547,10 @@ def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
         if switching:
             run.log(f"connection lost while switching ({exc}); reading the host's journal",
                     "warning")
-            journal = _recover_outcome(workspace, host, lookup, run)
-            if journal and journal.get("release") is not None:
+            journal = _recover_outcome(workspace, host, lookup, release.release_id, token,
+                                       options.ready_timeout)
+            token = ""  # freed by _recover_outcome when the host could be reached
+            if journal is not None:
                 result = _journal_result(result, journal)
             else:
                 result = replace(result, outcome="unknown",
@@ -517,11 +560,13 @@ def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
         result = replace(result, outcome="failed", error=f"unexpected error: {exc!r}")
     finally:
         if session is not None:
-            if token:
-                try:
-                    session.agent("unlock", "--token", token)
-                except ModelDeckError:
-                    pass  # the connection is gone: the lock names us and is freed later
+            if not _unlock(session, token):
+                # the connection is gone: free the lock over a new one if the host
+                # answers (if not, the lock names us and `hosts unlock` frees it)
+                again = _reconnect(workspace, host, lookup, 0)
+                if again is not None:
+                    _unlock(again, token)
+                    again.close()
             session.close()
     timings = run.finish()
     return replace(result, seconds=round(time.monotonic() - started, 3), timings=timings)
@@ -587,6 +632,29 @@ def _fan_out(hosts: Sequence[Any], work: Callable[[Any, Callable[[DeployEvent], 
         yield HostResult(host=host.name, action="", outcome="skipped",
                          error="not tried: the rollout stopped"
                          if not cancel.is_cancelled else "cancelled")
+
+
+def _consume(items: Iterator[DeployEvent | HostResult],
+             on_result: Callable[[HostResult], None],
+             cancel: CancelToken) -> Iterator[DeployEvent]:
+    """Yield the events of ``items`` and hand each host's result to ``on_result``.
+
+    Closing this generator (a GUI worker that stops resuming it) cancels the hosts that
+    have not switched yet and still waits for every started host, so each one's outcome
+    is recorded before the close completes.
+    """
+    try:
+        for item in items:
+            if isinstance(item, HostResult):
+                on_result(item)
+            else:
+                yield item
+    except GeneratorExit:
+        cancel.cancel()
+        for item in items:
+            if isinstance(item, HostResult):
+                on_result(item)
+        raise
 
 
 def _lookup_for(store: Any) -> Callable[[str], Any | None]:
@@ -669,17 +737,19 @@ def rollout(workspace: Any, ref: str, hosts: Sequence[Any], options: DeployOptio
                           message=f"{phase}: {', '.join(h.name for h in group)}")
         failed_here = 0
         ids = _open_records(workspace, group, "deploy", release.release_id)
-        for item in _fan_out(group, work, options.parallel, cancel,
-                             stop_after=tolerated if phase == "rollout" else 0,
-                             done_before=len(results), total=total):
-            if isinstance(item, HostResult):
-                item = replace(item, action="deploy", release_id=release.release_id)
-                results.append(item)
-                _close_record(workspace, ids, item)
-                if not item.ok and item.outcome not in ("skipped", "cancelled"):
-                    failed_here += 1
-            else:
-                yield item
+
+        def on_result(item: HostResult) -> None:
+            nonlocal failed_here
+            item = replace(item, action="deploy", release_id=release.release_id)
+            results.append(item)
+            _close_record(workspace, ids, item)
+            if not item.ok and item.outcome not in ("skipped", "cancelled"):
+                failed_here += 1
+
+        yield from _consume(_fan_out(group, work, options.parallel, cancel,
+                                     stop_after=tolerated if phase == "rollout" else 0,
+                                     done_before=len(results), total=total),
+                            on_result, cancel)
         if phase == "canary" and failed_here:
             stopped = (f"the canary {'host' if len(canary) == 1 else 'hosts'} failed; "
                        "the other hosts were not touched")
@@ -842,14 +912,14 @@ def rollback(workspace: Any, hosts: Sequence[Any], *, to: str | None = None,
         return rollback_host(workspace, host, lookup, to, emit, cancel, who.name)
 
     ids = _open_records(workspace, hosts, "rollback", to or "")
-    for item in _fan_out(hosts, work, parallel, cancel, stop_after=None, done_before=0,
-                         total=len(hosts)):
-        if isinstance(item, HostResult):
-            item = replace(item, action="rollback")
-            results.append(item)
-            _close_record(workspace, ids, item)
-        else:
-            yield item
+
+    def on_result(item: HostResult) -> None:
+        item = replace(item, action="rollback")
+        results.append(item)
+        _close_record(workspace, ids, item)
+
+    yield from _consume(_fan_out(hosts, work, parallel, cancel, stop_after=None,
+                                 done_before=0, total=len(hosts)), on_result, cancel)
     for r in results:
         if r.outcome in ("ok", "rolled-back"):
             from modeldeck.core.deploy import hosts as hosts_mod

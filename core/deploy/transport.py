@@ -292,11 +292,21 @@ class SSHConnection(Connection):
                 dst.MAX_REQUEST_SIZE = SFTP_REQUEST
                 dst.set_pipelined(True)
                 sent = _copy(src, dst, 4 * SFTP_REQUEST, on_bytes, cancel)
+            # paramiko drops the status of pipelined writes (a full disk's ENOSPC
+            # included) when the file is closed: check the size, as its own
+            # putfo(confirm=True) does
+            stored = sftp.stat(remote).st_size
             sftp.chmod(remote, os.stat(local).st_mode & 0o777)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise DeployError(f"{self.label}: uploading {local.name} failed ({exc})",
                               "check the host's free disk and that it is up, then deploy "
                               "again (the host keeps its previous release)") from None
+        if stored != sent:
+            raise DeployError(f"{self.label}: only {stored} of {sent} bytes of {local.name} "
+                              "were stored — the host's disk is probably full",
+                              "free space under the host's deploy root (older releases go "
+                              "with `--keep`), then deploy again (the host keeps its "
+                              "previous release)")
         return sent
 
     def is_alive(self) -> bool:

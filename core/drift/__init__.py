@@ -48,6 +48,8 @@ threshold                default   meaning
 ``infinite_share``       0         ±inf: any, when the reference had none (a fault)
 ``invalid_share``        0         non-numbers in a numeric column: any (a fault)
 ``dataset_min_flagged``  1         flagged features that make the data set drift
+``dataset_relevance``    0.5       the data-set family's relevance bar, as a share of
+                                   each feature's own threshold (1: the same bars)
 =======================  ========  ==================================================
 
 Why: a 0.1-sd shift is the smallest worth an alarm; the estimates wobble (the reservoir's
@@ -62,9 +64,15 @@ from 500 to 500 000 rows (``benchmarks/drift_bench.py`` prints false-alarm and d
 tables).
 
 The data-set verdict (``DriftResult.drift``) is "at least ``dataset_min_flagged``
-features flagged for drift or data quality": the flags are already multiplicity
-controlled, so one is strong evidence. Untestable features (missing column, all missing,
-constant reference...) carry their reason but do not set the verdict.
+features flagged for drift or data quality, or moving at the data-set level": the flags
+are already multiplicity controlled, so one is strong evidence. The data-set level is a
+second Benjamini-Hochberg family at 0.8 × ``alpha`` (so the union stays under ``alpha``)
+over sharper numeric tests (rank tests of shift and spread on the bin counts, pooled with
+the binned KS) with a relevance bar of ``dataset_relevance`` × each feature's threshold:
+it catches drifts a single feature's flag is too strict for (a 0.1-sd shift at 5 000
+rows, a ×1.1 spread) without more than 5 % false data-set alarms. Untestable features
+(missing column, all missing, constant reference...) carry their reason but do not set
+the verdict.
 
 The tests assume independent rows: duplicated records (the same row scored again and
 again) make every test overconfident.

@@ -303,6 +303,7 @@ class DriftReport:
             features.append(item)
         return {
             "model": self.model, "created_at": self.created_at, "drift": self.drift,
+            "dataset_features": list(self.overall.dataset_features),
             "summary": self.summary(), "window_unit": self.window_unit,
             "rows_reference": self.overall.n_reference, "rows_current": self.overall.n_current,
             "features": features,
@@ -747,6 +748,20 @@ def advise(report: DriftReport, version: Any = None) -> list[Advice]:
                         + ("" if labeled else " yet — import labels first (feedback)") + "."),
                 window=last_window)
 
+    below = [f.name for f in report.overall.features if f.dataset_signal and not f.flagged]
+    if below and report.overall.drift:
+        # The data-set verdict's sharper, lower-bar tests saw what no feature's own rule
+        # could: name the features, say it is small.
+        names = ", ".join(f"'{n}'" for n in below[:5]) + (
+            f" and {len(below) - 5} more" if len(below) > 5 else "")
+        add("watch", 0.5 * sum(share.get(n, 0.5) for n in below),
+            title="The data set moved a little",
+            text=(f"Small changes in {names}: below each feature's own threshold, but "
+                  "significant for the data set as a whole (at least "
+                  f"{report.thresholds.dataset_relevance:.0%} of the thresholds)."),
+            action="Keep watching these features: if the change grows they will be "
+                   "flagged on their own; nothing to retrain for yet.",
+            feature=below[0])
     if not drafts:
         tested = len(report.overall.features) - len(report.overall.not_testable)
         add("info", 0.0, title="No relevant drift",

@@ -149,3 +149,23 @@ def test_fan_out_cancelled_starts_nothing_new() -> None:
     results, _ = _run_fan_out(["a", "b"], set(), 1, None, cancel)
     assert {r.outcome for r in results} == {"skipped"}
     assert all(r.error == "cancelled" for r in results)
+
+
+def test_closing_the_consumer_still_collects_every_started_host() -> None:
+    cancel = CancelToken()
+    names = ["a", "b", "c", "d"]
+
+    def work(host: SimpleNamespace, emit: object) -> ro.HostResult:
+        emit(ro.DeployEvent(step="uploading", host=host.name))
+        time.sleep(0.05)
+        outcome = "cancelled" if cancel.is_cancelled else "ok"
+        return ro.HostResult(host=host.name, action="deploy", outcome=outcome)
+
+    got: list[ro.HostResult] = []
+    consumer = ro._consume(ro._fan_out([_host(n) for n in names], work, 2, cancel, None, 0,
+                                       len(names)), got.append, cancel)
+    next(consumer)  # the first event: hosts a and b are running
+    consumer.close()  # what a GUI worker does when its task is cancelled
+    assert cancel.is_cancelled
+    assert sorted(r.host for r in got) == names  # nobody lost: started ones and skipped ones
+    assert {r.outcome for r in got if r.host in ("c", "d")} == {"skipped"}
