@@ -568,7 +568,9 @@ def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
                     _unlock(again, token)
                     again.close()
             session.close()
-    timings = run.finish()
+    # the controller's steps, plus the host's own (host_switch, host_ready, ...) from the
+    # activation's journal
+    timings = {**result.timings, **run.finish()}
     return replace(result, seconds=round(time.monotonic() - started, 3), timings=timings)
 
 
@@ -877,7 +879,7 @@ def rollback_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None]
                     pass
             session.close()
     return replace(result, seconds=round(time.monotonic() - started, 3),
-                   timings=run.finish())
+                   timings={**result.timings, **run.finish()})
 
 
 def _previous_release(status: dict[str, Any], current: str) -> str:
