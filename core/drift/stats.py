@@ -884,21 +884,7 @@ def compare_profiles(reference: Profile, current: Profile,
                      current, thresholds) for f in reference.spec.features]
     # One Benjamini-Hochberg family: every distribution test and every quality check that
     # has something to count and is decided by significance.
-    slots: list[tuple[_Draft, dict[str, Any] | None]] = []
-    pvals: list[float] = []
-    for d in drafts:
-        if d.p_value is not None:
-            slots.append((d, None))
-            pvals.append(d.p_value)
-        for q in d.quality or []:
-            if q["p_value"] is not None and q["rule"] == "significance" and q["testable"]:
-                slots.append((d, q))
-                pvals.append(q["p_value"])
-    for (d, q), adj in zip(slots, benjamini_hochberg(pvals)):
-        if q is None:
-            d.p_adjusted = float(adj)
-        else:
-            q["p_adjusted"] = float(adj)
+    _bh_family(drafts, "p_value", "p_adjusted")
     _dataset_family(drafts, thresholds)
     features = tuple(_finish(d, thresholds) for d in drafts)
     counted = sum(f.flagged or f.dataset_signal for f in features)
@@ -912,21 +898,29 @@ def _dataset_family(drafts: list[_Draft], t: DriftThresholds) -> None:
     """The data-set level's BH family: each feature's sharpest distribution test (see
     :attr:`FeatureDrift.dataset_p_value`) and its quality checks, every test counted
     whatever its effect (the relevance bar applies after, as for the features)."""
+    _bh_family(drafts, "dataset_p_value", "dataset_p_adjusted")
+
+
+def _bh_family(drafts: list[_Draft], p_attr: str, adjusted: str) -> None:
+    """Benjamini-Hochberg over each draft's ``p_attr`` and its significance-decided
+    quality checks; the adjusted values go to ``adjusted`` (on the draft and on each
+    check)."""
     slots: list[tuple[_Draft, dict[str, Any] | None]] = []
     pvals: list[float] = []
     for d in drafts:
-        if d.dataset_p_value is not None:
+        p = getattr(d, p_attr)
+        if p is not None:
             slots.append((d, None))
-            pvals.append(d.dataset_p_value)
+            pvals.append(p)
         for q in d.quality or []:
             if q["p_value"] is not None and q["rule"] == "significance" and q["testable"]:
                 slots.append((d, q))
                 pvals.append(q["p_value"])
     for (d, q), adj in zip(slots, benjamini_hochberg(pvals)):
         if q is None:
-            d.dataset_p_adjusted = float(adj)
+            setattr(d, adjusted, float(adj))
         else:
-            q["dataset_p_adjusted"] = float(adj)
+            q[adjusted] = float(adj)
 
 
 def compare_frames(reference: Any, current: Any, schema: Sequence[Any] | None = None,
