@@ -1543,6 +1543,8 @@ def serve(app: _App, ref: str, host: str | None, port: int | None, threads: int 
 cli.add_command(hosts)  # `modeldeck hosts ...` lives in modeldeck.core.cli_hosts
 # deploy, rollback, status and hosts trust/untrust/probe/unlock register themselves on import
 import modeldeck.core.cli_deploy  # noqa: E402,F401
+import modeldeck.core.cli_feedback  # noqa: E402,F401
+import modeldeck.core.cli_release  # noqa: E402,F401
 
 
 # -- entry point ----------------------------------------------------------------------------

@@ -159,6 +159,23 @@ def _production_days(frame: pd.DataFrame, target: str, model: str,
             folder / f"production-day-{day}.labels.csv", index=False)
 
 
+#: The demo models' release policy: they may be deployed without a review, so that a first
+#: deploy (the README's) just works; every other model needs an approved release.
+DEMO_POLICY = """\
+# The demo's models may be deployed without a review, so that a first `modeldeck deploy`
+# just works. Every other model needs an approved release candidate (`modeldeck release`):
+# delete this file (or set true) to see the demo go through the same approval.
+[approval]
+required_for_deploy = false
+"""
+
+
+def _write_policy(ws: Workspace, model: str) -> None:
+    folder = ws.path / "policies"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{model}.toml").write_text(DEMO_POLICY, encoding="utf-8")
+
+
 def build_demo(ws: Workspace, cancel: CancelToken | None = None) -> Operation[list[str]]:
     """Fill ``ws`` with the demo (a generator operation); return the registered refs.
 
@@ -223,6 +240,7 @@ def build_demo(ws: Workspace, cancel: CancelToken | None = None) -> Operation[li
                 refs.append(info.ref)
             alice.set_alias(f"{name}:2", "staging")
             bob.set_alias(f"{name}:1", "production")
+            _write_policy(ws, name)
     finally:
         alice.ws.close()
         bob.ws.close()

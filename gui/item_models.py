@@ -100,6 +100,15 @@ def format_timestamp(iso: str | None) -> str:
     return text[:16]
 
 
+def version_label(info: Any, *, author: bool = False) -> str:
+    """One line about a version for pickers: ``v2 · Estimator · [by alice ·] date (aliases)``."""
+    aliases = f"  ({', '.join(info.aliases)})" if info.aliases else ""
+    by = f"by {info.author}  ·  " if author else ""
+    when = format_timestamp(info.created_at)
+    return (f"v{info.version}  ·  {info.estimator}  ·  {by}"
+            f"{when[:10] if author else when}{aliases}")
+
+
 def format_size(size: int | None) -> str:
     """A byte count for display."""
     if size is None:

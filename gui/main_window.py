@@ -58,12 +58,8 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("models", "Models", "page-models.svg"),
     PageEntry("drift", "Drift", "page-drift.svg"),
     PageEntry("fleet", "Fleet", "page-fleet.svg"),
-    PageEntry("releases", "Releases", "page-releases.svg",
-              "Comes with release management: release candidates, QA gates "
-              "and reviewer approvals."),
-    PageEntry("audit", "Audit", "page-audit.svg",
-              "Comes with the audit viewer: browsing and verifying the hash-chained "
-              "audit log core already records."),
+    PageEntry("releases", "Releases", "page-releases.svg"),
+    PageEntry("audit", "Audit", "page-audit.svg"),
 )
 
 
@@ -235,6 +231,14 @@ class MainWindow(QMainWindow):
             from modeldeck.gui.pages.fleet import FleetPage
 
             return FleetPage(self.workspace, self.runner, self.banner, self)
+        if key == "releases":
+            from modeldeck.gui.pages.releases import ReleasesPage
+
+            return ReleasesPage(self.workspace, self.runner, self.banner, self)
+        if key == "audit":
+            from modeldeck.gui.pages.audit import AuditPage
+
+            return AuditPage(self.workspace, self.runner, self.banner, self)
         raise KeyError(key)
 
     def _connect_pages(self) -> None:

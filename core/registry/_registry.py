@@ -326,6 +326,14 @@ class Registry:
             "reference": lineage.to_parquet_bytes(sample),
             "profile": reference_profile.to_bytes(),
         }
+        if target and target in ref_frame.columns:
+            # the reference sample with its labels: what a retraining candidate refits on
+            # (modeldeck.core.feedback.retrain), so no training file is needed later
+            labeled = ref_frame[[*features, target]]
+            fingerprints["training"] = {**lineage.fingerprint(labeled),
+                                        "sample_rows": min(len(labeled),
+                                                           lineage.REFERENCE_SAMPLE_ROWS)}
+            blobs["training"] = lineage.to_parquet_bytes(lineage.reference_sample(labeled))
         if hold_frame is not None and predictions is not None:
             keep = [*features, target]
             fingerprints["holdout"] = lineage.fingerprint(hold_frame[keep])
@@ -335,6 +343,8 @@ class Registry:
 
         yield ProgressEvent("storing", 0.8, "writing artifacts")
         shas = {key: self.ws.artifacts.put_bytes(data) for key, data in blobs.items()}
+        if "training" in shas:
+            fingerprints["training"]["artifact"] = shas["training"]
         cancel.check()
         new = NewVersion(
             model=name, task=loaded.task, estimator=loaded.estimator_name,

@@ -182,6 +182,71 @@ MIGRATIONS: list[list[str]] = [
         )
         """,
     ],
+    # 5: release candidates (modeldeck.core.release): one per model version put up for
+    # release (with the production version it was gated against, the one it replaced when
+    # deployed, the policy and the comparison with production), its QA gate results
+    # (replaced when the gates run again; every run is in the audit log), reviewers' signed
+    # approvals or rejections, and a timeline of its steps.
+    [
+        """
+        CREATE TABLE release_candidates (
+            id INTEGER PRIMARY KEY,
+            model_id INTEGER NOT NULL REFERENCES models(id),
+            version_id INTEGER NOT NULL REFERENCES versions(id),
+            author TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('gating', 'gates-failed',
+                'awaiting-approval', 'approved', 'rejected', 'deployed', 'rolled-back')),
+            release_id TEXT NOT NULL,
+            manifest_sha256 TEXT NOT NULL,
+            required_approvals INTEGER NOT NULL DEFAULT 1 CHECK (required_approvals >= 1),
+            production_version_id INTEGER REFERENCES versions(id),
+            replaced_version_id INTEGER REFERENCES versions(id),
+            policy TEXT NOT NULL DEFAULT '{}',
+            comparison TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX release_candidates_model ON release_candidates(model_id, id)",
+        """
+        CREATE TABLE release_gates (
+            candidate_id INTEGER NOT NULL REFERENCES release_candidates(id),
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            passed INTEGER NOT NULL,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            value TEXT NOT NULL DEFAULT 'null',
+            threshold TEXT NOT NULL DEFAULT 'null',
+            detail TEXT NOT NULL DEFAULT '',
+            run_at TEXT NOT NULL,
+            PRIMARY KEY (candidate_id, name)
+        )
+        """,
+        """
+        CREATE TABLE release_approvals (
+            id INTEGER PRIMARY KEY,
+            candidate_id INTEGER NOT NULL REFERENCES release_candidates(id),
+            reviewer TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
+            comment TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            manifest_sha256 TEXT NOT NULL,
+            signature TEXT
+        )
+        """,
+        "CREATE INDEX release_approvals_candidate ON release_approvals(candidate_id, id)",
+        """
+        CREATE TABLE release_events (
+            id INTEGER PRIMARY KEY,
+            candidate_id INTEGER NOT NULL REFERENCES release_candidates(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )
+        """,
+        "CREATE INDEX release_events_candidate ON release_events(candidate_id, id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

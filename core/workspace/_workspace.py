@@ -43,6 +43,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage-users": frozenset({"admin"}),
     "manage-hosts": frozenset({"admin"}),
     "deploy": frozenset({"admin"}),
+    "release": frozenset({"data-scientist", "admin"}),
+    "approve": frozenset({"reviewer", "admin"}),
 }
 
 #: How each permission reads in an error message ("... which may not <phrase>").
@@ -54,6 +56,8 @@ PERMISSION_PHRASES: dict[str, str] = {
     "manage-users": "manage users",
     "manage-hosts": "add, change or trust hosts",
     "deploy": "deploy or roll back releases",
+    "release": "create release candidates or run their gates",
+    "approve": "approve or reject release candidates",
 }
 
 

@@ -157,7 +157,9 @@ def test_schema_1_workspace_with_versions_upgrades(make_workspace) -> None:
         conn.execute("ALTER TABLE versions DROP COLUMN importance")
         conn.execute("ALTER TABLE versions DROP COLUMN reference_profile_sha256")
         conn.execute("ALTER TABLE models DROP COLUMN drift_thresholds")
-        for table in ("hosts", "deployments", "host_status"):  # migration 4
+        for table in ("hosts", "deployments", "host_status",  # migration 4
+                      "release_gates", "release_approvals", "release_events",  # 5
+                      "release_candidates"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("PRAGMA user_version = 1")
     with Workspace.open(path) as ws:
