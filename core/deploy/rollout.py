@@ -11,6 +11,11 @@ runs a smoke prediction, switching back and restarting the previous release by i
 any of that fails. The switch runs detached on the host, so a connection lost mid-way never
 leaves it half-done: the outcome is read back from the host's journal after reconnecting.
 
+On the host this is four calls of the agent, each one Python process (their start-up, not
+the network, is what a fleet of small hosts waits for): ``begin`` (lock, probe, status),
+``prepare`` (what to send), ``stage`` (verify, commit) and ``finish`` (switch, restart,
+/ready, smoke, prune, unlock); a rollback is one: ``rollback``.
+
 The fleet (:func:`rollout`): canary hosts first; if one fails, the rest are not touched.
 Then the others in parallel (``parallel`` at a time), stopping once more than
 ``max_failures`` failed. Cancelling stops hosts between steps — a host whose switch had
@@ -20,6 +25,7 @@ begun finishes it — so every host ends on a whole release.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import shutil
@@ -37,9 +43,11 @@ from typing import Any
 from modeldeck.core.deploy import envs
 from modeldeck.core.deploy import transport as tp
 from modeldeck.core.deploy import trust
-from modeldeck.core.deploy.session import HostSession
+from modeldeck.core.deploy.session import AgentRefused, HostSession
 from modeldeck.core.errors import Cancelled, DeployError, HostLockedError, ModelDeckError
 from modeldeck.core.progress import CancelToken, Operation, ProgressEvent
+
+log = logging.getLogger("modeldeck.deploy")
 
 #: Oldest Python the runtime runs on.
 MIN_PYTHON = (3, 10)
@@ -186,6 +194,8 @@ class _Release:
     manifest: dict[str, Any]
     requirements: envs.Requirements
     size: int
+    #: reviewer → SSH signature over the manifest, for hosts that check them
+    signatures: dict[str, str] = field(default_factory=dict)
 
     def files(self) -> dict[str, str]:
         return dict(self.manifest["files"])
@@ -246,7 +256,73 @@ def build_for_deploy(workspace: Any, ref: str, cache: Path | None = None) -> _Re
     return _load_release(final)
 
 
+def approved_release(workspace: Any, release: _Release) -> tuple[_Release, Any | None]:
+    """The release to deploy and its approved candidate (``None`` when the model's policy
+    lets unreviewed versions deploy and nobody approved this one).
+
+    When a candidate approved ``release`` (same release id), its own folder — the files
+    whose manifest the reviewers signed — is what gets deployed.
+
+    Raises
+    ------
+    NotDeployableError
+        The model's policy requires approval (the default) and the release has no
+        approved candidate whose signatures verify against its manifest.
+    """
+    from modeldeck.core.release import NotDeployableError, Releases, load_policy
+
+    releases = Releases(workspace)
+    try:
+        candidate = releases.check_deployable(release.release_id)
+    except NotDeployableError as exc:
+        if load_policy(workspace, release.model).required_for_deploy:
+            raise NotDeployableError(
+                f"{release.model} v{release.version} cannot be deployed: {exc.message}",
+                f"{exc.fix} (or, for a model that needs no review, set required_for_deploy "
+                f"= false under [approval] in policies/{release.model}.toml)") from None
+        return release, None
+    approved = replace(_load_release(releases.release_dir(candidate)),
+                       signatures=releases.signatures_for(candidate.id))
+    return approved, candidate
+
+
 # --------------------------------------------------------------------------- one host
+
+
+class SwitchGate:
+    """Holds the hosts of one wave between staging and switching (a two-phase rollout):
+    no host switches until every host of the wave has its release uploaded, verified and
+    committed — or failed — and none does when more failed than ``tolerated``. So a wave
+    switches together (the fleet is mixed for seconds, not for the length of the slowest
+    upload) and a bad wave switches nowhere."""
+
+    def __init__(self, hosts: int, tolerated: int, cancel: CancelToken) -> None:
+        self._waiting = hosts
+        self._failed = 0
+        self.tolerated = tolerated
+        self._cancel = cancel
+        self._cond = threading.Condition()
+
+    def failed(self) -> None:
+        """A host of the wave failed before the gate."""
+        with self._cond:
+            self._waiting -= 1
+            self._failed += 1
+            self._cond.notify_all()
+
+    def staged(self) -> bool:
+        """A host has its release staged: wait for the others; ``True`` to switch."""
+        with self._cond:
+            self._waiting -= 1
+            self._cond.notify_all()
+            while self._waiting > 0 and not self._cancel.is_cancelled:
+                self._cond.wait(0.2)
+            return not self._cancel.is_cancelled and self._failed <= self.tolerated
+
+    @property
+    def failures(self) -> int:
+        with self._cond:
+            return self._failed
 
 
 class _HostRun:
@@ -391,6 +467,8 @@ def _upload(session: HostSession, run: _HostRun, release: _Release) -> tuple[int
                            stdin=release.manifest_bytes())
     if answer.get("exists"):
         run.log(f"{release.release_id} is already on the host: nothing to send")
+        if release.signatures:  # approved since it got there: the host gets the signatures
+            _stage(session, release)
         return 0, 0, 0
     missing = list(answer.get("missing", []))
     total = sum((release.path / m).stat().st_size for m in missing)
@@ -410,19 +488,38 @@ def _upload(session: HostSession, run: _HostRun, release: _Release) -> tuple[int
     run.log(f"sent {len(missing)} files ({sent / 1e6:.2f} MB), hard-linked "
             f"{answer.get('linked', 0)} ({linked / 1e6:.2f} MB) from earlier releases")
     run.step("verifying", 0.72)
-    session.agent("verify", "--release", release.release_id, timeout=300)
-    session.agent("commit", "--release", release.release_id)
+    _stage(session, release)
     return sent, linked, len(missing)
 
 
-def _activate(session: HostSession, run: _HostRun, release_id: str, python: str,
-              ready_timeout: float) -> dict[str, Any]:
-    host = session.host
-    args = ["--release", release_id, "--python", python, "--bind", host.serve_bind,
-            "--port", str(host.serve_port), "--ready-timeout", f"{ready_timeout:g}"]
+def _stage(session: HostSession, release: _Release) -> None:
+    """Verify and commit the upload, with the approvals' signatures (which a host that
+    requires them checks before switching)."""
+    sent: dict[str, Any] = {"signatures": release.signatures}
+    if release.signatures:
+        # the exact manifest they signed (a copy built elsewhere differs in built_at/by)
+        sent["manifest"] = release.manifest_bytes().decode("utf-8")
+    session.agent("stage", "--release", release.release_id, timeout=300,
+                  stdin=json.dumps(sent).encode())
+
+
+def _serve_args(host: Any, ready_timeout: float) -> list[str]:
+    """The agent options of how ``host`` serves (bind, port, supervisor, ready timeout)."""
+    args = ["--bind", host.serve_bind, "--port", str(host.serve_port),
+            "--ready-timeout", f"{ready_timeout:g}"]
     if getattr(host, "systemd", "no") == "yes":
         args += ["--supervisor", "systemd"]
-    return session.agent("activate", *args, timeout=ready_timeout * 2 + 60, outcome=True)
+    return args
+
+
+def _finish(session: HostSession, release_id: str, python: str, token: str,
+            options: DeployOptions) -> dict[str, Any]:
+    """Activate ``release_id``, prune and free the lock (one agent call): the journal of
+    the activation, plus ``pruned`` and ``unlocked``."""
+    return session.agent("finish", "--release", release_id, "--python", python,
+                         "--token", token, "--keep", str(options.keep),
+                         *_serve_args(session.host, options.ready_timeout),
+                         timeout=options.ready_timeout * 2 + 60, outcome=True)
 
 
 def _reconnect(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
@@ -482,9 +579,11 @@ def _unlock(session: HostSession, token: str) -> bool:
 def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
                 release: _Release, options: DeployOptions,
                 wheelhouse: envs.Wheelhouse | None, emit: Callable[[DeployEvent], None],
-                cancel: CancelToken, actor: str) -> HostResult:
+                cancel: CancelToken, actor: str, gate: SwitchGate | None = None
+                ) -> HostResult:
     """Deploy ``release`` to one host (see the module's docstring); never raises for a
-    host's failure — the result says what happened."""
+    host's failure — the result says what happened. With a ``gate``, the host waits there
+    once its release is staged until its wave may switch."""
     run = _HostRun(host, emit, cancel, actor)
     started = time.monotonic()
     result = HostResult(host=host.name, action="deploy", outcome="failed",
@@ -492,15 +591,16 @@ def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
     session = None
     token = ""
     switching = False
+    gated = gate is None
     try:
         cancel.check()
         run.step("connecting", 0.0)
-        session = HostSession.start(trust.connect(workspace, host, lookup), host)
-        lock = session.agent("lock", "--owner", _owner(actor, f"deploy {release.release_id}"))
-        token = str(lock.get("token", ""))
+        connection = trust.connect(workspace, host, lookup)
         run.step("probing", 0.05)
-        probe = session.agent("probe")
-        status = session.agent("status")
+        session, begun = HostSession.start_and_run(
+            connection, host, "begin", "--owner", _owner(actor, f"deploy {release.release_id}"))
+        token = str(begun.get("token", ""))
+        probe, status = begun["probe"], begun["status"]
         previous = str(status.get("current") or "")
         result = replace(result, previous=previous, running=previous)
         mode, problems = _env_plan(host, probe, release, wheelhouse)
@@ -521,29 +621,40 @@ def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
         up, linked, files = _upload(session, run, release)
         result = replace(result, bytes_sent=sent + up, bytes_linked=linked, files_sent=files)
         cancel.check()
+        if gate is not None:
+            run.step("staged", 0.78, "waiting for the other hosts of the wave")
+            gated = True
+            if not gate.staged():
+                cancel.check()
+                raise _NotSwitched(f"not switched: {gate.failures} hosts of its wave failed "
+                                   f"before the switch (tolerated: {gate.tolerated})")
         run.step("switching", 0.8, f"switch to {release.release_id}, restart, wait for "
                  "/ready, smoke test")
         switching = True
-        journal = _activate(session, run, release.release_id, python, options.ready_timeout)
+        journal = _finish(session, release.release_id, python, token, options)
         switching = False
+        if journal.get("unlocked"):
+            token = ""
         result = _journal_result(result, journal)
         for line in (journal.get("log_tail") or "").splitlines()[-5:]:
             if result.outcome != "ok":
                 run.log(line, "warning")
-        run.step("pruning", 0.95)
-        try:
-            pruned = session.agent("prune", "--keep", str(options.keep))
-            if pruned.get("removed"):
-                run.log(f"removed old releases: {', '.join(pruned['removed'])}")
-        except ModelDeckError as exc:
-            run.log(f"could not prune old releases: {exc}", "warning")
+        removed = (journal.get("pruned") or {}).get("removed")
+        if removed:
+            run.log(f"removed old releases: {', '.join(removed)}")
+        if journal.get("prune_error"):
+            run.log(f"could not prune old releases: {journal['prune_error']}", "warning")
     except Cancelled:
         result = replace(result, outcome="cancelled", error="cancelled before the switch")
+    except _NotSwitched as exc:
+        result = replace(result, outcome="skipped", error=str(exc))
     except HostLockedError as exc:
         result = replace(result, outcome="failed", error=str(exc))
         token = ""
     except ModelDeckError as exc:
         result = replace(result, outcome="failed", error=str(exc))
+        if isinstance(exc, AgentRefused) and exc.answer.get("began") is False:
+            switching = False  # refused before anything switched: the host is as it was
         if switching:
             run.log(f"connection lost while switching ({exc}); reading the host's journal",
                     "warning")
@@ -559,6 +670,9 @@ def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
     except Exception as exc:  # noqa: BLE001 - a bug must not kill the other hosts
         result = replace(result, outcome="failed", error=f"unexpected error: {exc!r}")
     finally:
+        if not gated:
+            assert gate is not None
+            gate.failed()
         if session is not None:
             if not _unlock(session, token):
                 # the connection is gone: free the lock over a new one if the host
@@ -572,6 +686,10 @@ def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
     # activation's journal
     timings = {**result.timings, **run.finish()}
     return replace(result, seconds=round(time.monotonic() - started, 3), timings=timings)
+
+
+class _NotSwitched(Exception):
+    """The host's wave may not switch (too many of its hosts failed)."""
 
 
 def _journal_result(result: HostResult, journal: dict[str, Any]) -> HostResult:
@@ -591,23 +709,20 @@ def _journal_result(result: HostResult, journal: dict[str, Any]) -> HostResult:
 
 def _fan_out(hosts: Sequence[Any], work: Callable[[Any, Callable[[DeployEvent], None]],
                                                    HostResult],
-             parallel: int, cancel: CancelToken, stop_after: int | None,
-             done_before: int, total: int) -> Iterator[DeployEvent | HostResult]:
+             parallel: int, cancel: CancelToken, done_before: int, total: int
+             ) -> Iterator[DeployEvent | HostResult]:
     """Run ``work(host, emit)`` on ``hosts``, ``parallel`` at a time, yielding events and
-    results as they come; once ``stop_after`` failures happened no new host starts."""
+    results as they come; once cancelled no new host starts."""
     events: queue.Queue[DeployEvent | HostResult] = queue.Queue()
     pending = list(hosts)
     running: dict[Future[HostResult], Any] = {}
-    failures = 0
     finished = done_before
-    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, parallel),
                             thread_name_prefix="deploy") as pool:
         def submit() -> None:
-            while pending and len(running) < max(1, parallel) and not stop.is_set() \
-                    and not cancel.is_cancelled:
+            while pending and len(running) < max(1, parallel) and not cancel.is_cancelled:
                 host = pending.pop(0)
-                future = pool.submit(work, host, events.put)
+                future = pool.submit(_guarded, work, host, events.put)
                 future.add_done_callback(lambda f: events.put(f.result()))
                 running[future] = host
         submit()
@@ -617,10 +732,6 @@ def _fan_out(hosts: Sequence[Any], work: Callable[[Any, Callable[[DeployEvent], 
                 for future in [f for f, h in running.items() if h.name == item.host]:
                     del running[future]
                 finished += 1
-                if not item.ok:
-                    failures += 1
-                    if stop_after is not None and failures > stop_after:
-                        stop.set()
                 yield item
                 yield DeployEvent(step="host done", host=item.host,
                                   fraction=finished / max(total, 1),
@@ -631,9 +742,19 @@ def _fan_out(hosts: Sequence[Any], work: Callable[[Any, Callable[[DeployEvent], 
             else:
                 yield item
     for host in pending:
-        yield HostResult(host=host.name, action="", outcome="skipped",
-                         error="not tried: the rollout stopped"
-                         if not cancel.is_cancelled else "cancelled")
+        yield HostResult(host=host.name, action="", outcome="skipped", error="cancelled")
+
+
+def _guarded(work: Callable[[Any, Callable[[DeployEvent], None]], HostResult], host: Any,
+             emit: Callable[[DeployEvent], None]) -> HostResult:
+    """``work(host, emit)``, a bug in it reported as the host's failure (a lost result would
+    leave the fleet waiting for it)."""
+    try:
+        return work(host, emit)
+    except BaseException as exc:  # noqa: BLE001 - see above
+        log.exception("deploying to %s failed unexpectedly", host.name)
+        return HostResult(host=host.name, action="", outcome="failed",
+                          error=f"unexpected error: {exc!r}")
 
 
 def _consume(items: Iterator[DeployEvent | HostResult],
@@ -711,55 +832,64 @@ def rollout(workspace: Any, ref: str, hosts: Sequence[Any], options: DeployOptio
         raise DeployError("no hosts to deploy to", "name them with --hosts or --group")
     started = time.monotonic()
     yield DeployEvent(step="building release", fraction=0.0, message=f"building {ref}")
-    release = build_for_deploy(workspace, ref)
+    release, candidate = approved_release(workspace, build_for_deploy(workspace, ref))
     yield DeployEvent(step="building release", fraction=0.0,
-                      message=f"release {release.release_id} ({release.size / 1e6:.1f} MB)")
+                      message=f"release {release.release_id} ({release.size / 1e6:.1f} MB)"
+                              + (f", approved candidate {candidate.id}" if candidate else ""))
     wheelhouse = yield from _wheelhouse(workspace, hosts, release, options)
     lookup = _lookup_for(HostStore(workspace))
     canary = list(hosts[:max(0, min(options.canary, len(hosts)))])
     rest = list(hosts[len(canary):])
     results: list[HostResult] = []
 
-    def work(host: Any, emit: Callable[[DeployEvent], None]) -> HostResult:
-        return deploy_host(workspace, host, lookup, release, options, wheelhouse, emit,
-                           cancel, who.name)
-
     stopped = ""
     total = len(hosts)
-    phases = [("canary", canary, 0), ("rollout", rest, options.max_failures)]
-    for phase, group, tolerated in phases:
-        if not group:
-            continue
-        if stopped or cancel.is_cancelled:
+    # a phase goes in waves of ``parallel`` hosts; each wave stages everywhere, then switches
+    width = max(1, options.parallel)
+    waves = [("canary", canary, 0)] + [
+        ("rollout", rest[i:i + width], options.max_failures)
+        for i in range(0, len(rest), width)]
+    failed_in = {"canary": 0, "rollout": 0}
+    for phase, group, tolerated in waves:
+        if stopped or cancel.is_cancelled or not group:
             results += [HostResult(host=h.name, action="deploy", outcome="skipped",
                                    release_id=release.release_id,
                                    error=stopped or "cancelled") for h in group]
             continue
         yield DeployEvent(step=phase, fraction=len(results) / total,
                           message=f"{phase}: {', '.join(h.name for h in group)}")
-        failed_here = 0
         ids = _open_records(workspace, group, "deploy", release.release_id)
+        gate = SwitchGate(len(group), tolerated - failed_in[phase], cancel)
 
-        def on_result(item: HostResult) -> None:
-            nonlocal failed_here
+        def work(host: Any, emit: Callable[[DeployEvent], None],
+                 gate: SwitchGate = gate) -> HostResult:
+            return deploy_host(workspace, host, lookup, release, options, wheelhouse, emit,
+                               cancel, who.name, gate)
+
+        def on_result(item: HostResult, phase: str = phase, ids: dict[str, int] = ids
+                      ) -> None:
             item = replace(item, action="deploy", release_id=release.release_id)
             results.append(item)
             _close_record(workspace, ids, item)
             if not item.ok and item.outcome not in ("skipped", "cancelled"):
-                failed_here += 1
+                failed_in[phase] += 1
 
-        yield from _consume(_fan_out(group, work, options.parallel, cancel,
-                                     stop_after=tolerated if phase == "rollout" else 0,
+        yield from _consume(_fan_out(group, work, len(group), cancel,
                                      done_before=len(results), total=total),
                             on_result, cancel)
-        if phase == "canary" and failed_here:
+        if phase == "canary" and failed_in[phase]:
             stopped = (f"the canary {'host' if len(canary) == 1 else 'hosts'} failed; "
                        "the other hosts were not touched")
-        elif phase == "rollout" and failed_here > tolerated:
-            stopped = f"{failed_here} hosts failed (tolerated: {tolerated})"
+        elif phase == "rollout" and failed_in[phase] > tolerated:
+            stopped = f"{failed_in[phase]} hosts failed (tolerated: {tolerated})"
     if cancel.is_cancelled:
         stopped = "cancelled"
     _refresh_status_after(workspace, results, release)
+    if candidate is not None and any(r.ok for r in results):
+        from modeldeck.core.release import Releases
+
+        # the release timeline, and `production` moves to the version (audited)
+        Releases(workspace).record_deployed(candidate.id, [r.host for r in results if r.ok])
     yield DeployEvent(step="done", fraction=1.0, message=_summary(results, stopped))
     return RolloutResult("deploy", release.release_id, release.model, release.version,
                          results, [h.name for h in canary], stopped,
@@ -842,58 +972,29 @@ def rollback_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None]
     started = time.monotonic()
     result = HostResult(host=host.name, action="rollback", outcome="failed")
     session = None
-    token = ""
     try:
         run.step("connecting", 0.0)
-        session = HostSession.start(trust.connect(workspace, host, lookup), host)
-        token = str(session.agent("lock", "--owner", _owner(actor, "rollback")).get("token"))
-        status = session.agent("status")
-        current = str(status.get("current") or "")
-        releases = [str(r) for r in status.get("releases", [])]
-        target = to or _previous_release(status, current)
-        if not target:
-            raise DeployError(f"{host.name} has no earlier release to go back to",
-                              "deploy the version you want instead")
-        if target not in releases:
-            raise DeployError(f"{host.name} does not have release {target} "
-                              f"(it has: {', '.join(releases) or 'none'})",
-                              "deploy it instead (`modeldeck deploy REF`)")
-        result = replace(result, release_id=target, previous=current, running=current)
-        python = str((status.get("server") or {}).get("python") or host.python)
-        run.step("switching", 0.3, f"switch to {target}")
-        journal = _activate(session, run, target, python, ready_timeout)
+        connection = trust.connect(workspace, host, lookup)
+        run.step("switching", 0.3, f"switch to {to or 'the previous release'}")
+        # one command: lock, pick the release, switch, restart, /ready, smoke, unlock
+        session, journal = HostSession.start_and_run(
+            connection, host, "rollback", "--owner", _owner(actor, "rollback"),
+            "--to", to or "", "--python", host.python, *_serve_args(host, ready_timeout),
+            timeout=ready_timeout * 2 + 60, outcome=True)
+        result = replace(result, release_id=str(journal.get("target") or ""),
+                         previous=str(journal.get("previous") or ""),
+                         running=str(journal.get("previous") or ""))
         result = _journal_result(result, journal)
-    except HostLockedError as exc:
-        result = replace(result, error=str(exc))
-        token = ""
     except ModelDeckError as exc:
-        result = replace(result, error=str(exc))
+        result = replace(result, error=str(exc).replace(f"{host.name}: the host ",
+                                                        f"{host.name} "))
     except Exception as exc:  # noqa: BLE001 - a bug must not kill the other hosts
         result = replace(result, error=f"unexpected error: {exc!r}")
     finally:
         if session is not None:
-            if token:
-                try:
-                    session.agent("unlock", "--token", token)
-                except ModelDeckError:
-                    pass
             session.close()
     return replace(result, seconds=round(time.monotonic() - started, 3),
                    timings={**result.timings, **run.finish()})
-
-
-def _previous_release(status: dict[str, Any], current: str) -> str:
-    """The release active before ``current``, from the host's activation history."""
-    seen = []
-    for entry in status.get("history", []):
-        release = str(entry.get("release") or "")
-        if release and (not seen or seen[-1] != release):
-            seen.append(release)
-    while seen and seen[-1] == current:
-        seen.pop()
-        if seen:
-            return seen[-1]
-    return ""
 
 
 def rollback(workspace: Any, hosts: Sequence[Any], *, to: str | None = None,
@@ -920,7 +1021,7 @@ def rollback(workspace: Any, hosts: Sequence[Any], *, to: str | None = None,
         results.append(item)
         _close_record(workspace, ids, item)
 
-    yield from _consume(_fan_out(hosts, work, parallel, cancel, stop_after=None,
+    yield from _consume(_fan_out(hosts, work, parallel, cancel,
                                  done_before=0, total=len(hosts)), on_result, cancel)
     for r in results:
         if r.outcome in ("ok", "rolled-back"):
@@ -930,12 +1031,38 @@ def rollback(workspace: Any, hosts: Sequence[Any], *, to: str | None = None,
             hosts_mod.set_status(workspace, host=r.host, checked_at=_now(), reachable=True,
                                  release_id=r.running, model=name, version=version,
                                  healthy=True, detail="", free_bytes=None, fingerprint="")
+    _record_rolled_back(workspace, results)
     yield DeployEvent(step="done", fraction=1.0, message=_summary(results, ""))
     targets = {r.release_id for r in results}
     release_id = targets.pop() if len(targets) == 1 else ""
     name, version = parse_release_id(release_id) if release_id else ("", None)
     return RolloutResult("rollback", release_id, name, version or 0, results, [], "",
                          round(time.monotonic() - started, 3))
+
+
+def _record_rolled_back(workspace: Any, results: Sequence[HostResult]) -> None:
+    """For each deployed release candidate the rollback took off its last host (as far as
+    the workspace knows): its timeline records it, and ``production`` moves back."""
+    from modeldeck.core.deploy import hosts as hosts_mod
+    from modeldeck.core.release import NotDeployableError, Releases
+
+    left: dict[str, list[str]] = {}
+    for r in results:
+        if r.outcome in ("ok", "rolled-back") and r.previous and r.previous != r.running:
+            left.setdefault(r.previous, []).append(r.host)
+    if not left:
+        return
+    running = {s.release_id for s in hosts_mod.statuses(workspace)}
+    releases = Releases(workspace)
+    for release_id, names in left.items():
+        if release_id in running:
+            continue
+        try:
+            candidate = releases.find(release_id)
+        except NotDeployableError:
+            continue  # never a candidate
+        if candidate.status == "deployed":
+            releases.record_rolled_back(candidate.id, names)
 
 
 # --------------------------------------------------------------------------- status, plan
@@ -996,7 +1123,7 @@ def plan(workspace: Any, ref: str, hosts: Sequence[Any], options: DeployOptions
 
     workspace.require("deploy")
     yield DeployEvent(step="building release", fraction=0.0, message=f"building {ref}")
-    release = build_for_deploy(workspace, ref)
+    release, _candidate = approved_release(workspace, build_for_deploy(workspace, ref))
     wheelhouse = (envs.open_wheelhouse(options.wheelhouse) if options.wheelhouse else None)
     lookup = _lookup_for(HostStore(workspace))
 

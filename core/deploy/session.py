@@ -8,8 +8,12 @@ switching. See :mod:`modeldeck.core.deploy.agent` for the host layout.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import functools
 import hashlib
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,16 @@ def agent_source() -> bytes:
     return AGENT_PATH.read_bytes()
 
 
+@functools.cache
+def agent_boot() -> str:
+    """The agent's ``BOOT`` line (``python -c BOOT DIR --root ...`` imports it, so the host
+    caches its bytecode), read from its source: importing the agent here would need
+    ``fcntl``, which a Windows desktop lacks."""
+    found = re.search(r'^BOOT = \((.+?)\)$', agent_source().decode("utf-8"), re.M | re.S)
+    assert found, "agent.py defines BOOT"
+    return str(ast.literal_eval("(" + found.group(1) + ")"))
+
+
 def _root_expression(root: str) -> str:
     """A shell word for ``root`` that expands ``~`` on the host."""
     if root == "~":
@@ -32,6 +46,16 @@ def _root_expression(root: str) -> str:
     if root.startswith("~/"):
         return '"$HOME"/' + tp.quote(root[2:])
     return tp.quote(root)
+
+
+class AgentRefused(DeployError):
+    """The host's agent answered with an error (the connection is fine): ``answer`` is its
+    JSON answer (``"began": false`` from an activation that did not begin, ...)."""
+
+    def __init__(self, message: str, fix: str | None = None, *,
+                 answer: dict[str, Any]) -> None:
+        super().__init__(message, fix)
+        self.answer = answer
 
 
 class HostSession:
@@ -55,15 +79,58 @@ class HostSession:
             f"R={_root_expression(host.root)}; mkdir -p \"$R/.modeldeck\" && cd \"$R\" && "
             "pwd -P && (cat .modeldeck/agent.sha256 2>/dev/null || true)")
         lines = found.text().splitlines()
-        if found.returncode != 0 or not lines:
+        session = cls(connection, host, cls._root_from(found, lines, host))
+        if len(lines) < 2 or lines[1].strip() != digest:
+            session._upload_agent(source, digest)
+        return session
+
+    @classmethod
+    def start_and_run(cls, connection: tp.Connection, host: Any, command: str, *args: str,
+                      stdin: bytes | None = None, timeout: float | None = tp.COMMAND_TIMEOUT,
+                      outcome: bool = False) -> tuple[HostSession, dict[str, Any]]:
+        """:meth:`start` and the first :meth:`agent` call in one remote command when the
+        host's agent is current (one exec less per host: a rollback is then one command);
+        otherwise the agent is uploaded first."""
+        try:
+            return cls._start_and_run(connection, host, command, *args, stdin=stdin,
+                                      timeout=timeout, outcome=outcome)
+        except BaseException:
+            connection.close()  # the caller never got a session to close
+            raise
+
+    @classmethod
+    def _start_and_run(cls, connection: tp.Connection, host: Any, command: str, *args: str,
+                       stdin: bytes | None, timeout: float | None, outcome: bool
+                       ) -> tuple[HostSession, dict[str, Any]]:
+        source = agent_source()
+        digest = hashlib.sha256(source).hexdigest()
+        words = " ".join(tp.quote(w) for w in [host.python, "-c", agent_boot()])
+        rest = " ".join(tp.quote(w) for w in [command, *args])
+        done = connection.run(
+            f"R={_root_expression(host.root)}; mkdir -p \"$R/.modeldeck\" && cd \"$R\" && "
+            "R=\"$(pwd -P)\" && echo \"$R\" && "
+            f"if [ \"$(cat .modeldeck/agent.sha256 2>/dev/null)\" = {digest} ]; then "
+            f"echo agent-ok && exec {words} \"$R/.modeldeck\" --root \"$R\" {rest}; "
+            "else echo agent-missing; fi", stdin=stdin, timeout=timeout)
+        head, _, body = done.stdout.partition(b"\n")
+        marker, _, answer = body.partition(b"\n")
+        lines = [head.decode("utf-8", "replace")] + ([marker.decode()] if marker else [])
+        session = cls(connection, host, cls._root_from(done, lines, host))
+        if marker.strip() != b"agent-ok":
+            session._upload_agent(source, digest)
+            return session, session.agent(command, *args, stdin=stdin, timeout=timeout,
+                                          outcome=outcome)
+        return session, session._answer(dataclasses.replace(done, stdout=answer), command,
+                                         outcome)
+
+    @staticmethod
+    def _root_from(found: tp.CommandResult, lines: list[str], host: Any) -> str:
+        if (found.returncode != 0 and len(lines) < 2) or not lines or not lines[0].strip():
             raise DeployError(f"{host.name}: cannot create the deploy root {host.root} "
                               f"({found.error_text()})",
                               "choose a root the SSH user may write "
                               f"(`modeldeck hosts edit {host.name} --root DIR`)")
-        session = cls(connection, host, lines[0].strip())
-        if len(lines) < 2 or lines[1].strip() != digest:
-            session._upload_agent(source, digest)
-        return session
+        return lines[0].strip()
 
     def _upload_agent(self, source: bytes, digest: str) -> None:
         target = f"{self.root}/.modeldeck/agent.py"
@@ -72,6 +139,7 @@ class HostSession:
             fh.flush()
             self.connection.put(Path(fh.name), target + ".tmp")
         done = self.connection.run(
+            f"rm -rf {tp.quote(self.root + '/.modeldeck/__pycache__')} && "
             f"mv -f {tp.quote(target + '.tmp')} {tp.quote(target)} && "
             f"printf '%s\\n' {digest} > {tp.quote(self.root + '/.modeldeck/agent.sha256')}")
         if done.returncode != 0:
@@ -98,10 +166,14 @@ class HostSession:
         DeployError
             The agent failed (its error and fix), or the host's Python could not run it.
         """
-        words = [self.host.python, self.path(".modeldeck", "agent.py"), "--root", self.root,
-                 command, *args]
+        words = [self.host.python, "-c", agent_boot(), self.path(".modeldeck"),
+                 "--root", self.root, command, *args]
         done = self.connection.run(" ".join(tp.quote(w) for w in words), stdin=stdin,
                                    timeout=timeout)
+        return self._answer(done, command, outcome)
+
+    def _answer(self, done: tp.CommandResult, command: str, outcome: bool) -> dict[str, Any]:
+        """The agent's JSON answer in ``done`` (see :meth:`agent` for what raises)."""
         if done.returncode == 127 or (done.returncode != 0 and not done.stdout.strip()
                                       and b"not found" in done.stderr):
             raise DeployError(f"{self.name}: there is no '{self.host.python}' on the host",
@@ -126,8 +198,8 @@ class HostSession:
         if outcome and answer.get("outcome"):
             return answer
         if done.returncode != 0 or answer.get("error"):
-            raise DeployError(f"{self.name}: {answer.get('error') or 'the agent failed'}",
-                              answer.get("fix") or None)
+            raise AgentRefused(f"{self.name}: {answer.get('error') or 'the agent failed'}",
+                               answer.get("fix") or None, answer=answer)
         return answer
 
     def write_file(self, remote: str, data: bytes) -> None:

@@ -248,7 +248,8 @@ class StrategyPage(QWizardPage):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         _page_intro(self, "Strategy", "Canary hosts go first; if one fails, the others are "
-                    "not touched. Then the rest are deployed in parallel.")
+                    "not touched. Then the rest go in waves: each wave uploads to all its hosts "
+                    "first and switches them together.")
         defaults = DeployOptions()
         self.canary_spin = QSpinBox(self)
         self.canary_spin.setObjectName("deployCanary")
@@ -271,9 +272,9 @@ class StrategyPage(QWizardPage):
         form.setVerticalSpacing(8)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         form.addRow("Canary hosts", self._with_hint(self.canary_spin, "deployed first, alone"))
-        form.addRow("In parallel", self._with_hint(self.parallel_spin, "hosts at a time"))
+        form.addRow("In parallel", self._with_hint(self.parallel_spin, "hosts per wave"))
         form.addRow("Tolerated failures", self._with_hint(
-            self.failures_spin, "after the canary; more stop the rollout"))
+            self.failures_spin, "after the canary; more: the wave does not switch"))
         form.addRow("Keep releases", self._with_hint(
             self.keep_spin, "per host, for instant rollback"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -40,6 +41,9 @@ class AddHostDialog(QDialog):
     ----------
     existing
         Names of the hosts the workspace has (a new name must differ).
+    host
+        A host to edit: the dialog starts from its settings and becomes "Edit host"
+        (renaming is allowed; its labels and systemd mode are kept).
 
     Attributes
     ----------
@@ -47,15 +51,18 @@ class AddHostDialog(QDialog):
         The validated :class:`~modeldeck.core.deploy.hosts.Host` once accepted.
     """
 
-    def __init__(self, existing: Sequence[str] = (), parent: QWidget | None = None) -> None:
+    def __init__(self, existing: Sequence[str] = (), parent: QWidget | None = None,
+                 host: Host | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("addHostDialog")
-        self.setWindowTitle("Add host")
+        self.setObjectName("addHostDialog" if host is None else "editHostDialog")
+        self.setWindowTitle("Add host" if host is None else f"Edit host {host.name}")
         self.setMinimumWidth(600)
-        self._existing = set(existing)
+        self.original = host
+        self._existing = set(existing) - ({host.name} if host else set())
         self.host: Host | None = None
 
-        title = QLabel("Add a host to deploy to", self)
+        title = QLabel("Add a host to deploy to" if host is None
+                       else f"Change how ModelDeck reaches {host.name}", self)
         title.setProperty("role", "sectionTitle")
         intro = muted_label(
             "ModelDeck reaches hosts over SSH with your keys (or ssh-agent) and keeps "
@@ -161,7 +168,31 @@ class AddHostDialog(QDialog):
             spin.valueChanged.connect(self._on_field_changed)
         self.transport_box.currentIndexChanged.connect(self._on_transport_changed)
         self._touched = False
+        if host is not None:
+            self._fill(host)
+            self.ok_button.setText("Save")
         self._on_transport_changed()
+
+    def _fill(self, host: Host) -> None:
+        self.name_edit.setText(host.name)
+        self.set_transport(host.transport)
+        self.hostname_edit.setText(host.hostname)
+        self.port_spin.setValue(host.port)
+        self.user_edit.setText(host.user)
+        self.identity_edit.setText(host.identity_file)
+        self.jump_edit.setText(host.proxy_jump)
+        self.root_edit.setText(host.root)
+        self.python_edit.setText(host.python)
+        self.groups_edit.setText(", ".join(host.groups))
+        self.bind_edit.setText(host.serve_bind)
+        self.serve_port_spin.setValue(host.serve_port)
+
+    def changes(self) -> dict[str, Any]:
+        """The settings that differ from the edited host's (after acceptance)."""
+        if self.original is None or self.host is None:
+            return {}
+        before, after = self.original.settings(), self.host.settings()
+        return {k: getattr(self.host, k) for k in after if after[k] != before[k]}
 
     # -- values -------------------------------------------------------------
 
@@ -175,8 +206,10 @@ class AddHostDialog(QDialog):
     def candidate(self) -> Host:
         """The host as typed (not validated)."""
         groups = tuple(g.strip() for g in self.groups_edit.text().split(",") if g.strip())
+        kept = ({"labels": dict(self.original.labels), "systemd": self.original.systemd}
+                if self.original is not None else {})
         return Host(
-            name=self.name_edit.text().strip(), transport=self.transport,
+            **kept, name=self.name_edit.text().strip(), transport=self.transport,
             hostname=self.hostname_edit.text().strip(), port=self.port_spin.value(),
             user=self.user_edit.text().strip(), identity_file=self.identity_edit.text().strip(),
             proxy_jump=self.jump_edit.text().strip(), root=self.root_edit.text().strip(),

@@ -26,20 +26,22 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from modeldeck.core.deploy import hosts as hosts_mod
 from modeldeck.core.deploy.hosts import HostStore
-from modeldeck.core.deploy.probe import probe_host
+from modeldeck.core.deploy.probe import force_unlock, probe_host
 from modeldeck.core.deploy.rollout import host_state, rollback
-from modeldeck.core.deploy.trust import scan_host, trust_host
+from modeldeck.core.deploy.trust import scan_host, trust_host, untrust_host
 from modeldeck.core.progress import CancelToken, ProgressEvent
 from modeldeck.core.registry import Registry
 from modeldeck.gui.dialogs.deploy_wizard import DeployWizard, ReleaseChoice
@@ -53,7 +55,12 @@ from modeldeck.gui.fleet_models import (
     health_of,
     release_text,
 )
-from modeldeck.gui.item_models import KeyValueTableModel, format_size, format_timestamp
+from modeldeck.gui.item_models import (
+    KeyValueTableModel,
+    format_size,
+    format_timestamp,
+    version_label,
+)
 from modeldeck.gui.notifications import NotificationBanner
 from modeldeck.gui.tasks import TaskRunner
 from modeldeck.gui.theme import resource_path
@@ -127,11 +134,7 @@ def fetch_releases(workspace: Any) -> list[ReleaseChoice]:
             choices.append(ReleaseChoice(model.name, f"{model.name}@{alias}",
                                          f"{alias}  →  v{version}"))
         for info in sorted(registry.list_versions(model.name), key=lambda v: -v.version):
-            aliases = f"  ({', '.join(info.aliases)})" if info.aliases else ""
-            choices.append(ReleaseChoice(
-                model.name, info.ref,
-                f"v{info.version}  ·  {info.estimator}  ·  "
-                f"{format_timestamp(info.created_at)}{aliases}"))
+            choices.append(ReleaseChoice(model.name, info.ref, version_label(info)))
     return choices
 
 
@@ -245,6 +248,25 @@ class FleetPage(QWidget):
         self.rollback_button = QPushButton("Roll back…", self)
         self.rollback_button.setObjectName("rollbackButton")
         self.rollback_button.setToolTip("Switch hosts back to their previous release")
+        self.edit_button = QPushButton("Edit…", self)
+        self.edit_button.setObjectName("editHostButton")
+        self.edit_button.setToolTip("Change the host's address, user, key, deploy root, "
+                                    "Python, groups or serving port (or rename it)")
+        self.more_button = QToolButton(self)
+        self.more_button.setObjectName("hostMoreButton")
+        self.more_button.setText("More")
+        self.more_button.setToolTip("Less common actions on the selected host")
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        more = QMenu(self.more_button)
+        self.unlock_action = more.addAction("Unlock…")
+        self.unlock_action.setToolTip("Free the host's deploy lock when the deploy holding "
+                                      "it died (its holder is shown first)")
+        self.untrust_action = more.addAction("Forget host key…")
+        self.untrust_action.setToolTip("Remove the host's key from the workspace's "
+                                       "known_hosts (after its admin replaced it); the next "
+                                       "connection asks to trust the new one")
+        more.setToolTipsVisible(True)
+        self.more_button.setMenu(more)
         self.remove_button = QPushButton("Remove", self)
         self.remove_button.setObjectName("removeHostButton")
         self.remove_button.setToolTip("Remove the host from the workspace (nothing on the "
@@ -258,6 +280,8 @@ class FleetPage(QWidget):
         actions.addSpacing(8)
         actions.addWidget(self.selection_label)
         actions.addStretch(1)
+        actions.addWidget(self.more_button)
+        actions.addWidget(self.edit_button)
         actions.addWidget(self.remove_button)
 
         # -- hosts table ----------------------------------------------------------
@@ -358,6 +382,9 @@ class FleetPage(QWidget):
         self.test_button.clicked.connect(self._on_test_button_clicked)
         self.rollback_button.clicked.connect(lambda: self.open_rollback_dialog())
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
+        self.edit_button.clicked.connect(lambda: self.open_edit_host_dialog())
+        self.unlock_action.triggered.connect(lambda: self.confirm_unlock())
+        self.untrust_action.triggered.connect(lambda: self.confirm_untrust())
         self.hosts_view.selectionModel().selectionChanged.connect(
             self._on_hosts_view_selection_changed)
         self.hosts_model.dataChanged.connect(self._on_hosts_model_data_changed)
@@ -590,6 +617,8 @@ class FleetPage(QWidget):
         self.rollback_button.setEnabled(has_hosts)
         self.pull_button.setEnabled(has_hosts)
         self.remove_button.setEnabled(len(names) == 1)
+        self.edit_button.setEnabled(len(names) == 1)
+        self.more_button.setEnabled(len(names) == 1)
         self.deploy_button.setEnabled(has_hosts)
         self.selection_label.setText(f"{len(names)} selected" if len(names) > 1 else "")
 
@@ -706,6 +735,30 @@ class FleetPage(QWidget):
 
         self.runner.call(self.store.add, host, title=f"Adding {host.name}", on_done=_on_done)
 
+    def open_edit_host_dialog(self) -> AddHostDialog | None:
+        """Open the host dialog on the selected host; its changes are saved on accept."""
+        hosts = self.selected_hosts()
+        if len(hosts) != 1:
+            return None
+        dialog = AddHostDialog([h.name for h in self.hosts_model.hosts()], self, host=hosts[0])
+        dialog.accepted.connect(lambda: self.update_host(hosts[0].name, dialog.changes()))
+        self._open_dialog(dialog)
+        return dialog
+
+    def update_host(self, name: str, changes: dict[str, Any]) -> None:
+        """Change host ``name``'s settings (through core, audited)."""
+        if not changes:
+            return
+
+        def _on_done(updated: Any) -> None:
+            self.notifier.show_message(
+                f"Saved host {updated.name} ({', '.join(sorted(changes))} changed).",
+                "success")
+            self.reload(select=updated.name)
+
+        self.runner.call(self.store.update, name, **changes, title=f"Saving {name}",
+                         on_done=_on_done)
+
     def open_import_dialog(self) -> QFileDialog:
         """Choose an SSH config or Ansible inventory to import hosts from."""
         dialog = QFileDialog(self, "Import hosts")
@@ -771,6 +824,70 @@ class FleetPage(QWidget):
             self.reload()
 
         self.runner.call(self.store.remove, name, title=f"Removing {name}", on_done=_on_done)
+
+    # -- unlock, forget the key ---------------------------------------------
+
+    def confirm_unlock(self) -> QMessageBox | None:
+        """Ask before freeing the selected host's deploy lock."""
+        hosts = self.selected_hosts()
+        if len(hosts) != 1:
+            return None
+        host = hosts[0]
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unlock host",
+                          f"Free the deploy lock of {host.name}?",
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("unlockHostDialog")
+        box.setInformativeText("Only when the deploy or rollback holding it died: a running "
+                               "one would go on unprotected. The holder is recorded in the "
+                               "audit log.")
+        unlock = box.addButton("Unlock", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        unlock.clicked.connect(lambda: self.unlock(host))
+        self._open_dialog(box)
+        return box
+
+    def unlock(self, host: Any) -> Any:
+        """Free ``host``'s deploy lock (through core, audited)."""
+
+        def _on_done(holder: str) -> None:
+            self.notifier.show_message(
+                f"Freed the deploy lock of {host.name} (held by {holder})." if holder
+                else f"{host.name} was not locked.", "success" if holder else "info")
+
+        return self.runner.call(force_unlock, self.workspace, host, self._lookup(),
+                                title=f"Unlocking {host.name}", on_done=_on_done)
+
+    def confirm_untrust(self) -> QMessageBox | None:
+        """Ask before forgetting the selected host's key."""
+        hosts = self.selected_hosts()
+        if len(hosts) != 1:
+            return None
+        host = hosts[0]
+        box = QMessageBox(QMessageBox.Icon.Warning, "Forget host key",
+                          f"Forget the SSH key trusted for {host.name}?",
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("untrustHostDialog")
+        box.setInformativeText("Do this only when the host's admin confirms its key was "
+                               "replaced. The next connection shows the new key's "
+                               "fingerprint to check and trust.")
+        forget = box.addButton("Forget key", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        forget.clicked.connect(lambda: self.untrust(host))
+        self._open_dialog(box)
+        return box
+
+    def untrust(self, host: Any) -> Any:
+        """Remove ``host``'s key from the workspace's known_hosts (through core)."""
+
+        def _on_done(removed: int) -> None:
+            self.notifier.show_message(
+                f"Forgot {removed} key(s) of {host.name}; test the connection to trust "
+                "its new key." if removed else
+                f"The workspace had no key of {host.name} (a key in your own "
+                "~/.ssh/known_hosts stays there).", "success" if removed else "info")
+
+        return self.runner.call(untrust_host, self.workspace, host,
+                                title=f"Forgetting the key of {host.name}", on_done=_on_done)
 
     # -- test connection ----------------------------------------------------
 

@@ -165,6 +165,32 @@ def test_canary_failure_stops_the_rollout(ssh_fleet: Any, host_wheelhouse: Any,
     assert after == before
 
 
+def test_a_wave_switches_together_or_nowhere(ssh_fleet: Any, host_wheelhouse: Any,
+                                            workspace: Workspace) -> None:
+    """Two-phase rollout: a wave's hosts stage first; with more failures than tolerated no
+    host of the wave switches (the staged ones are skipped and keep their release)."""
+    fleet = ssh_fleet(3)
+    hosts = _register(workspace, fleet, **{fleet[2].name: {"python": "/nonexistent/python3"}})
+    before = [ro.host_state(workspace, x, lambda n: None).release_id for x in hosts[:2]]
+    refused = _deploy(workspace, "diabetes@staging", hosts, host_wheelhouse, canary=0,
+                      parallel=3, max_failures=0)
+    outcomes = {r.host: r for r in refused.results}
+    assert outcomes[fleet[2].name].outcome == "failed"
+    for h in fleet[:2]:
+        r = outcomes[h.name]
+        assert r.outcome == "skipped" and "1 hosts of its wave failed" in r.error, r
+    assert "1 hosts failed (tolerated: 0)" in refused.stopped
+    assert [ro.host_state(workspace, x, lambda n: None).release_id
+            for x in hosts[:2]] == before
+    tolerated = _deploy(workspace, "diabetes@staging", hosts, host_wheelhouse, canary=0,
+                        parallel=3, max_failures=1)
+    assert [r.outcome for r in tolerated.results if r.host != fleet[2].name] == ["ok", "ok"]
+    # the staged release was kept: nothing of it is sent again
+    assert all(r.bytes_sent == 0 for r in tolerated.results if r.ok)
+    for h in fleet[:2]:
+        assert _ready(h)["release"] == tolerated.release_id
+
+
 def test_a_release_failing_its_health_check_rolls_back_by_itself(
         ssh_fleet: Any, host_wheelhouse: Any, workspace: Workspace, tmp_path: Path) -> None:
     from modeldeck.core.runtime import release as rel
@@ -205,7 +231,7 @@ def test_a_second_deploy_to_a_locked_host_is_refused(ssh_fleet: Any, host_wheelh
         result = _deploy(workspace, "breast-cancer@production", [host], host_wheelhouse)
         [r] = result.results
         assert r.outcome == "failed"
-        assert "dave" in r.error and "ops-laptop" in r.error
+        assert "is being changed by dave from ops-laptop" in r.error, r.error
     finally:
         session.agent("unlock", "--token", token)
         session.close()

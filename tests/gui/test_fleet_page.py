@@ -212,6 +212,35 @@ def test_import_hosts_from_an_ssh_config(make_main_window, workspace, qtbot, tmp
     assert "2 added" in page.notifier.current().message
 
 
+def test_edit_host_changes_and_renames_keeping_labels(make_main_window, workspace, qtbot):
+    store = HostStore(workspace)
+    store.add(Host(name="web1", hostname="10.0.0.11", labels={"rack": "a3"}, groups=("prod",)))
+    store.add(Host(name="web2", hostname="10.0.0.12"))
+    page = make_page(make_main_window, workspace, qtbot)
+    page.select_hosts("web1", "web2")
+    assert not page.edit_button.isEnabled()  # one host at a time
+    page.select_hosts("web1")
+    assert page.edit_button.isEnabled()
+    dialog = page.open_edit_host_dialog()
+    assert dialog.windowTitle() == "Edit host web1" and dialog.ok_button.text() == "Save"
+    assert dialog.hostname_edit.text() == "10.0.0.11" and dialog.groups_edit.text() == "prod"
+    assert dialog.ok_button.isEnabled()  # its own name is not "taken"
+    dialog.name_edit.setText("web2")
+    assert "exists already" in dialog.error_label.text()
+    dialog.name_edit.setText("web1-eu")
+    dialog.python_edit.setText("/opt/py311/bin/python3")
+    dialog.serve_port_spin.setValue(9090)
+    with qtbot.wait_signal(page.hosts_loaded, timeout=TIMEOUT):
+        dialog.ok_button.click()
+    assert dialog.changes() == {"name": "web1-eu", "python": "/opt/py311/bin/python3",
+                                "serve_port": 9090}
+    edited = HostStore(workspace).get("web1-eu")
+    assert edited.python == "/opt/py311/bin/python3" and edited.serve_port == 9090
+    assert edited.labels == {"rack": "a3"} and edited.groups == ("prod",)
+    assert page.selected_names() == ["web1-eu"]
+    assert "Saved host web1-eu" in page.notifier.current().message
+
+
 def test_remove_host_asks_first(make_main_window, workspace, qtbot):
     HostStore(workspace).add(Host(name="web1", hostname="10.0.0.11"))
     page = make_page(make_main_window, workspace, qtbot)
@@ -442,3 +471,70 @@ def test_wizard_offers_aliases_and_checks_a_group(make_main_window, workspace, q
     options = wizard.options()
     assert options.build_wheelhouse and options.wheelhouse is None
     wizard.reject()
+
+
+def test_wizard_says_why_an_unapproved_version_cannot_deploy(make_main_window, workspace,
+                                                            qtbot, tmp_path):
+    # breast-cancer under the default policy: deploys need an approved release candidate
+    (Path(workspace.path) / "policies" / "breast-cancer.toml").unlink()
+    HostStore(workspace).add(Host(name="lab", transport="local", root=str(tmp_path / "lab")))
+    page = make_page(make_main_window, workspace, qtbot)
+    page.select_hosts("lab")
+    page.open_deploy_wizard("breast-cancer:2")
+    qtbot.waitUntil(lambda: page.deploy_wizard is not None, timeout=TIMEOUT)
+    wizard = page.deploy_wizard
+    wizard.next()
+    wizard.next()
+    wizard.next()
+    plan_page = wizard.currentPage()
+    qtbot.waitUntil(lambda: plan_page.done, timeout=TIMEOUT)
+    assert not plan_page.isComplete()
+    text = plan_page.status_label.text()
+    assert "cannot be deployed" in text and "release create" in text, text
+    assert not (tmp_path / "lab").exists()  # nothing touched the host
+    wizard.reject()
+
+
+def test_unlock_and_forget_key_ask_first_then_act(make_main_window, workspace, qtbot,
+                                                  tmp_path):
+    import json as _json
+
+    from modeldeck.core.deploy import trust
+    from modeldeck.core.deploy.session import HostSession
+
+    store = HostStore(workspace)
+    lab = store.add(Host(name="lab", transport="local", root=str(tmp_path / "lab")))
+    store.add(Host(name="web1", hostname="10.0.0.11"))
+    # a deploy that died holding lab's lock; a key trusted for web1
+    session = HostSession.start(trust.connect(workspace, lab, lambda n: None), lab)
+    session.agent("lock", "--owner", _json.dumps({"who": "dave", "where": "ops", "pid": 1,
+                                                  "operation": "deploy x"}))
+    session.close()
+    known = trust.workspace_known_hosts(workspace)
+    known.parent.mkdir(parents=True, exist_ok=True)
+    known.write_text("10.0.0.11 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGlxd0l1oYbXqyXkE1XjY0"
+                     "2QZ3qH9J0ZyE+4hM2vQ7aB\n")
+    page = make_page(make_main_window, workspace, qtbot)
+
+    page.select_hosts("lab")
+    assert page.more_button.isEnabled()
+    box = page.confirm_unlock()
+    assert "Free the deploy lock of lab" in box.text()
+    unlock = next(b for b in box.buttons() if b.text() == "Unlock")
+    unlock.click()
+    qtbot.waitUntil(lambda: "Freed the deploy lock" in (page.notifier.current() or
+                                                        _Empty()).message, timeout=TIMEOUT)
+    assert "dave" in page.notifier.current().message
+    assert not (tmp_path / "lab" / ".modeldeck" / "lock").exists()
+
+    page.select_hosts("web1")
+    box = page.confirm_untrust()
+    forget = next(b for b in box.buttons() if b.text() == "Forget key")
+    forget.click()
+    qtbot.waitUntil(lambda: "Forgot 1 key(s) of web1" in (page.notifier.current() or
+                                                          _Empty()).message, timeout=TIMEOUT)
+    assert "10.0.0.11" not in known.read_text()
+
+
+class _Empty:
+    message = ""

@@ -216,6 +216,23 @@ def test_probe_reports_this_python(make_agent: Callable[[], Agent]) -> None:
     assert not agent.root.exists()  # looking changes nothing
 
 
+def test_probe_caches_package_versions_until_a_package_folder_changes(
+        make_agent: Callable[[], Agent], tmp_path: Path) -> None:
+    agent = make_agent()
+    (agent.root / ".modeldeck").mkdir(parents=True)
+    site = tmp_path / "site"
+    site.mkdir()
+    env = {"PYTHONPATH": str(site)}
+    first = agent.ok("probe", env=env)
+    assert (agent.root / ".modeldeck" / "probe-cache.json").is_file()
+    assert agent.ok("probe", env=env)["packages"] == first["packages"]
+    # "pip install waitress==99.0" into a folder on the path: the cache no longer holds
+    dist = site / "waitress-99.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: waitress\nVersion: 99.0\n")
+    assert agent.ok("probe", env=env)["packages"]["waitress"] == "99.0"
+
+
 def test_systemd_unit_text(make_agent: Callable[[], Agent]) -> None:
     agent = make_agent()
     unit = agent.ok("unit", "--python", "/opt/env/bin/python", "--bind", "0.0.0.0",
@@ -412,6 +429,130 @@ def test_deploy_redeploy_hard_links_status_fetch_prune(
     assert stopped["stopped"] and agent.ok("status")["server"]["alive"] is False
     restarted = agent.ok("restart")
     assert restarted["release"] == b and agent.get("/ready", TOKEN)[0] == 200
+
+
+def test_the_compound_calls_a_deploy_and_a_rollback_use(
+        make_agent: Callable[[], Agent], built: dict[str, Path]) -> None:
+    """begin (lock + probe + status), stage (verify + commit), finish (activate + prune +
+    unlock) and rollback (lock + activate the previous release + unlock), run the way the
+    deployer runs them: imported, with the bytecode cached beside the agent."""
+    agent = make_agent()
+    meta = agent.root / ".modeldeck"
+    meta.mkdir(parents=True)
+    shutil.copy2(AGENT, meta / "agent.py")
+    from modeldeck.core.deploy.session import agent_boot
+
+    boot = agent_boot()
+
+    def call(*args: str, stdin: bytes = b"") -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-c", boot, str(meta), "--root",
+                               str(agent.root), *args], input=stdin, capture_output=True,
+                              timeout=180)
+        answer = json.loads(done.stdout)
+        assert done.returncode == 0 and not answer.get("error"), answer
+        return answer
+
+    owner = json.dumps({"who": "carol", "where": "ci", "pid": 1, "operation": "deploy"})
+    a, b = release_id(built["a"]), release_id(built["b"])
+    for rid, folder in ((a, built["a"]), (b, built["b"])):
+        begun = call("begin", "--owner", owner)
+        assert begun["probe"]["python"]["executable"] == sys.executable
+        assert begun["status"]["ready"] is False  # begin never asks the server
+        assert (meta / "lock").is_dir()
+        prepared = call("prepare", "--release", rid, stdin=(folder / "manifest.json")
+                        .read_bytes())
+        for rel in prepared["missing"]:
+            shutil.copy2(folder / rel, agent.root / "releases" / f"{rid}.partial" / rel)
+        staged = call("stage", "--release", rid)
+        assert staged["renamed"] is True and staged["release"] == rid
+        finished = call("finish", "--release", rid, "--python", sys.executable,
+                        "--port", str(agent.port), "--token", begun["token"], "--keep", "1")
+        assert finished["outcome"] == "ok" and finished["running"] == rid, finished
+        assert finished["unlocked"] is True and not (meta / "lock").exists()
+        assert finished["pruned"]["removed"] == []  # current and previous are always kept
+    assert list((meta / "__pycache__").glob("agent.*.pyc")), "the bytecode is cached"
+    assert agent.get("/ready", TOKEN)[0] == 200
+
+    back = call("rollback", "--owner", owner, "--port", str(agent.port))
+    assert back["outcome"] == "ok" and back["target"] == a and back["previous"] == b
+    assert os.readlink(agent.root / "current") == f"releases/{a}"
+    assert agent.get("/ready")[0] == 200 and not (meta / "lock").exists()
+    assert agent.ok("status")["history"][-1]["action"] == "rollback"
+    # a rollback to a release the host lacks is refused, and the lock is freed
+    code, refused = agent.run("rollback", "--owner", owner, "--to", "nope-v1-000000000000")
+    assert code == 1 and "does not have release nope-v1-000000000000" in refused["error"]
+    assert not (meta / "lock").exists()
+
+
+def test_a_host_that_requires_signatures_switches_only_to_signed_releases(
+        make_agent: Callable[[], Agent], built: dict[str, Path], tmp_path: Path) -> None:
+    """With an allowed-signers file on the host, activate verifies the release manifest's
+    signatures with ssh-keygen before switching: unsigned or wrongly signed → refused, the
+    host stays as it was; signed by an allowed reviewer → switched."""
+    from modeldeck.core.release import signing
+
+    agent = make_agent()
+    a = release_id(built["a"])
+    agent.upload(built["a"])
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for name in ("bob", "mallory"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f",
+                        str(keys / name)], check=True)
+    meta = agent.root / ".modeldeck"
+    meta.mkdir(exist_ok=True)
+    (meta / "allowed_signers").write_text(
+        f"bob {(keys / 'bob.pub').read_text().split()[0]} "
+        f"{(keys / 'bob.pub').read_text().split()[1]}\n")
+    message = signing.manifest_message(built["a"] / "manifest.json")
+
+    def sign(key: str) -> str:
+        (tmp_path / "message").write_bytes(message)
+        (tmp_path / "message.sig").unlink(missing_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", str(keys / key), "-n",
+                        signing.NAMESPACE, str(tmp_path / "message")], check=True)
+        return (tmp_path / "message.sig").read_text()
+
+    code, refused = agent.activate(a)
+    assert code == 1 and "only runs approved releases" in refused["error"], refused
+    assert "no signature" in refused["error"] and not (agent.root / "current").exists()
+    # mallory signs as bob: her key is not bob's
+    staged = agent.ok("stage", "--release", a,
+                      stdin=json.dumps({"signatures": {"bob": sign("mallory")}}).encode())
+    assert staged["signatures"] == ["bob"]
+    code, refused = agent.activate(a)
+    assert code == 1 and "signed by: bob" in refused["error"], refused
+    # the host's copy came from another build (built_at differs): its bytes are not the
+    # signed ones until the signed manifest is sent along — and only a true twin is taken
+    on_host = agent.root / "releases" / a / "manifest.json"
+    twin = json.loads(on_host.read_text())
+    twin["built_at"] = "2020-01-01T00:00:00+00:00"
+    on_host.write_text(json.dumps(twin))
+    signed = (built["a"] / "manifest.json").read_text()
+    agent.ok("stage", "--release", a,
+             stdin=json.dumps({"signatures": {"bob": sign("bob")}}).encode())
+    code, refused = agent.activate(a)
+    assert code == 1 and "signed by: bob" in refused["error"], refused
+    forged = json.loads(signed)
+    forged["files"]["model/model.skops"] = "0" * 64
+    code, bad = agent.run("stage", "--release", a, stdin=json.dumps(
+        {"signatures": {"bob": sign("bob")}, "manifest": json.dumps(forged)}).encode())
+    assert code == 1 and "not a manifest of it" in bad["error"], bad
+    agent.ok("stage", "--release", a, stdin=json.dumps(
+        {"signatures": {"bob": sign("bob")}, "manifest": signed}).encode())
+    assert on_host.read_text() == signed
+    code, journal = agent.activate(a)
+    assert code == 0 and journal["outcome"] == "ok" and journal["signed_by"] == ["bob"]
+    code, bad = agent.run("stage", "--release", a,
+                          stdin=json.dumps({"signatures": {"../x": "nope"}}).encode())
+    assert code == 1 and "reviewer name" in bad["error"]
+
+
+def test_the_agent_checks_the_namespace_reviewers_sign_in() -> None:
+    from modeldeck.core.deploy import agent
+    from modeldeck.core.release import signing
+
+    assert agent.SIGNATURE_NAMESPACE == signing.NAMESPACE
 
 
 def _alive(pid: int) -> bool:

@@ -45,13 +45,6 @@ def test_parse_release_id() -> None:
     assert ro.parse_release_id("odd") == ("odd", None)
 
 
-def test_previous_release_skips_repeats_of_the_current_one() -> None:
-    history = [{"release": "a"}, {"release": "b"}, {"release": "b"}, {"release": "c"}]
-    assert ro._previous_release({"history": history}, "c") == "b"
-    assert ro._previous_release({"history": history[:1]}, "a") == ""
-    assert ro._previous_release({"history": []}, "") == ""
-
-
 def test_requirements_follow_the_models_environment() -> None:
     req = envs.requirements_for({"scikit-learn": "1.5.2", "numpy": "2.0.1"}, "skops")
     assert req.packages["scikit-learn"] == "1.5.2"
@@ -101,7 +94,7 @@ def _host(name: str) -> SimpleNamespace:
     return SimpleNamespace(name=name)
 
 
-def _run_fan_out(names: list[str], fail: set[str], parallel: int, stop_after: int | None,
+def _run_fan_out(names: list[str], fail: set[str], parallel: int,
                  cancel: CancelToken | None = None) -> tuple[list[ro.HostResult], int]:
     peak = 0
     active = 0
@@ -119,34 +112,21 @@ def _run_fan_out(names: list[str], fail: set[str], parallel: int, stop_after: in
                              outcome="failed" if host.name in fail else "ok")
 
     items = list(ro._fan_out([_host(n) for n in names], work, parallel,
-                             cancel or CancelToken(), stop_after, 0, len(names)))
+                             cancel or CancelToken(), 0, len(names)))
     return [i for i in items if isinstance(i, ro.HostResult)], peak
 
 
 def test_fan_out_runs_hosts_in_parallel() -> None:
-    results, peak = _run_fan_out([f"h{i}" for i in range(8)], set(), 4, None)
+    results, peak = _run_fan_out([f"h{i}" for i in range(8)], set(), 4)
     assert sorted(r.host for r in results) == sorted(f"h{i}" for i in range(8))
     assert all(r.ok for r in results)
     assert 2 <= peak <= 4
 
 
-def test_fan_out_stops_starting_hosts_after_too_many_failures() -> None:
-    names = [f"h{i}" for i in range(6)]
-    results, _ = _run_fan_out(names, {"h0"}, 1, 0)
-    outcomes = {r.host: r.outcome for r in results}
-    assert outcomes["h0"] == "failed"
-    assert all(outcomes[n] == "skipped" for n in names[1:])
-
-
-def test_fan_out_tolerates_the_allowed_failures() -> None:
-    results, _ = _run_fan_out(["a", "b", "c"], {"a"}, 1, 1)
-    assert [r.outcome for r in results] == ["failed", "ok", "ok"]
-
-
 def test_fan_out_cancelled_starts_nothing_new() -> None:
     cancel = CancelToken()
     cancel.cancel()
-    results, _ = _run_fan_out(["a", "b"], set(), 1, None, cancel)
+    results, _ = _run_fan_out(["a", "b"], set(), 1, cancel)
     assert {r.outcome for r in results} == {"skipped"}
     assert all(r.error == "cancelled" for r in results)
 
@@ -162,10 +142,30 @@ def test_closing_the_consumer_still_collects_every_started_host() -> None:
         return ro.HostResult(host=host.name, action="deploy", outcome=outcome)
 
     got: list[ro.HostResult] = []
-    consumer = ro._consume(ro._fan_out([_host(n) for n in names], work, 2, cancel, None, 0,
+    consumer = ro._consume(ro._fan_out([_host(n) for n in names], work, 2, cancel, 0,
                                        len(names)), got.append, cancel)
     next(consumer)  # the first event: hosts a and b are running
     consumer.close()  # what a GUI worker does when its task is cancelled
     assert cancel.is_cancelled
     assert sorted(r.host for r in got) == names  # nobody lost: started ones and skipped ones
     assert {r.outcome for r in got if r.host in ("c", "d")} == {"skipped"}
+
+
+def test_the_switch_gate_opens_when_the_wave_is_staged_and_only_within_tolerance() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def wave(staged: int, failed: int, tolerated: int, cancel: CancelToken | None = None
+             ) -> list[bool]:
+        gate = ro.SwitchGate(staged + failed, tolerated, cancel or CancelToken())
+        with ThreadPoolExecutor(staged + failed) as pool:
+            waits = [pool.submit(gate.staged) for _ in range(staged)]
+            for _ in range(failed):
+                pool.submit(gate.failed)
+            return [w.result(timeout=10) for w in waits]
+
+    assert wave(3, 0, 0) == [True] * 3
+    assert wave(2, 1, 0) == [False] * 2
+    assert wave(2, 1, 1) == [True] * 2
+    cancel = CancelToken()
+    cancel.cancel()
+    assert wave(2, 0, 0, cancel) == [False] * 2
