@@ -439,12 +439,12 @@ def test_two_deploys_at_once_one_wins_the_other_is_refused_naming_the_holder(
     old = _serving_before(workspace, host, host_wheelhouse)
     ref = SECOND if old != _release_id(workspace, SECOND) else FIRST
     new = _release_id(workspace, ref)
-    # The winner holds the lock (it stops after taking it) until the loser is done, so
-    # the two overlap however the threads are scheduled.
+    # The winner holds the lock (it stops after taking it: its first step after `begin`)
+    # until the loser is done, so the two overlap however the threads are scheduled.
     loser_done = threading.Event()
 
     def hold(_host: Host, event: ro.DeployEvent) -> None:
-        if event.step == "probing":
+        if event.step == "uploading":
             loser_done.wait(60)
 
     _tap_events(monkeypatch, hold)
