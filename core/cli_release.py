@@ -228,11 +228,7 @@ def release_create(app: _App, ref: str, quiet: bool, as_json: bool) -> None:
     gates follow WORKSPACE/policies/<model>.toml (defaults without it).
     """
     rel = _releases(app)
-    cand = _run_operation(rel.create(ref), quiet or as_json)
-    if as_json:
-        _echo_json(_candidate_json(rel, cand))
-        return
-    _show_candidate(app, rel, cand)
+    _run_and_show(app, rel, rel.create(ref), quiet, as_json)
 
 
 @release.command("gates", short_help="Run a candidate's gates again.")
@@ -243,7 +239,13 @@ def release_create(app: _App, ref: str, quiet: bool, as_json: bool) -> None:
 def release_gates(app: _App, candidate_id: int, quiet: bool, as_json: bool) -> None:
     """Run the gates of candidate ID again, e.g. after editing the policy or model card."""
     rel = _releases(app)
-    cand = _run_operation(rel.run_gates(candidate_id), quiet or as_json)
+    _run_and_show(app, rel, rel.run_gates(candidate_id), quiet, as_json)
+
+
+def _run_and_show(app: _App, rel: Releases, operation: Any, quiet: bool,
+                  as_json: bool) -> None:
+    """Run a gates operation (progress on stderr unless quiet) and show its candidate."""
+    cand = _run_operation(operation, quiet or as_json)
     if as_json:
         _echo_json(_candidate_json(rel, cand))
         return
