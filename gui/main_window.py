@@ -247,6 +247,14 @@ class MainWindow(QMainWindow):
             # A new version or a moved alias changes what the Drift page offers.
             models.version_registered.connect(lambda *_args: drift.refresh_models())
             models.alias_changed.connect(lambda *_args: drift.refresh_models())
+        releases, fleet = self._page_widgets.get("releases"), self._page_widgets.get("fleet")
+        if releases is not None and fleet is not None:
+            # "Deploy…" on an approved candidate opens the Fleet page's wizard on it
+            releases.deploy_requested.connect(lambda ref: self._deploy(ref))
+
+    def _deploy(self, ref: str) -> None:
+        self.sidebar.setCurrentItem(self.sidebar_item("fleet"))
+        self.page("fleet").open_deploy_wizard(ref)
 
     def page(self, key: str) -> QWidget:
         """The page widget for sidebar ``key`` (only built pages exist)."""

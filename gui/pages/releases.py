@@ -387,6 +387,9 @@ class ReleasesPage(QWidget):
     candidates_loaded = Signal()
     detail_loaded = Signal(object)
     candidate_changed = Signal(object)
+    #: an approved candidate's version reference ("model:N") to deploy (the Fleet page's
+    #: wizard opens on it)
+    deploy_requested = Signal(str)
 
     def __init__(self, workspace: Any, runner: TaskRunner, notifier: NotificationBanner,
                  parent: QWidget | None = None) -> None:
@@ -468,6 +471,9 @@ class ReleasesPage(QWidget):
         title_row.addWidget(self.status_badge, 0, Qt.AlignmentFlag.AlignVCenter)
         title_row.addStretch(1)
         title_row.addWidget(self.gates_button)
+        self.deploy_button = QPushButton("Deploy…", self)
+        self.deploy_button.setObjectName("deployCandidateButton")
+        title_row.addWidget(self.deploy_button)
 
         self.gates_view = GateListWidget(self)
         self.gates_view.setObjectName("gatesList")
@@ -538,6 +544,7 @@ class ReleasesPage(QWidget):
         self.refresh_button.clicked.connect(lambda: self.reload())
         self.new_button.clicked.connect(lambda: self.open_new_candidate_dialog())
         self.gates_button.clicked.connect(lambda: self.run_gates())
+        self.deploy_button.clicked.connect(self._on_deploy_button_clicked)
         self.approve_button.clicked.connect(lambda: self.approve())
         self.reject_button.clicked.connect(lambda: self.reject())
         self.browse_button.clicked.connect(self._on_browse_clicked)
@@ -950,6 +957,26 @@ class ReleasesPage(QWidget):
             f"<b>{approvals_text(candidate)}</b> signed approval{'s' if needed != 1 else ''}"
             + state)
         self._update_gates_button(candidate)
+        self._update_deploy_button(candidate)
+
+    def _update_deploy_button(self, candidate: Any) -> None:
+        deployable = candidate.status in ("approved", "deployed")
+        may = self.workspace.identity.role in PERMISSIONS["deploy"]
+        self.deploy_button.setEnabled(deployable and may)
+        if not deployable:
+            tip = (f"Only an approved candidate can be deployed; this one is "
+                   f"{status_label(candidate.status)}")
+        elif not may:
+            tip = (f"Your role ({self.workspace.identity.role or 'none'}) may not deploy; "
+                   "an admin does it on the Fleet page")
+        else:
+            tip = f"Open the deploy wizard on the Fleet page for {candidate.ref}"
+        self.deploy_button.setToolTip(tip)
+
+    def _on_deploy_button_clicked(self) -> None:
+        candidate = self.selected_candidate()
+        if candidate is not None:
+            self.deploy_requested.emit(candidate.ref)
 
     def _update_gates_button(self, candidate: Any) -> None:
         running = candidate.id in self._busy or candidate.status == "gating"

@@ -463,3 +463,29 @@ def test_run_gates_again_records_a_new_run(make_main_window, make_workspace, wor
 ])
 def test_gate_values_read_with_their_units(name, value, threshold, expected):
     assert format_gate_value(name, value, threshold=threshold) == expected
+
+
+def test_deploy_opens_the_fleet_wizard_on_an_approved_candidate(make_main_window,
+                                                                make_workspace, workspace,
+                                                                keys, qtbot):
+    candidate = create_candidate(workspace)
+    reviewer = open_page(make_main_window, make_workspace, qtbot, "bob")
+    assert not reviewer.deploy_button.isEnabled()  # awaiting approval
+    assert "Only an approved candidate" in reviewer.deploy_button.toolTip()
+    with Workspace.open(workspace.path, actor="bob") as bob:
+        Releases(bob).approve(candidate.id, "fine", key=keys["bob"])
+    reviewer.reload(select=candidate.id)
+    qtbot.waitUntil(lambda: reviewer.detail is not None and reviewer.detail.candidate.status
+                    == "approved", timeout=TIMEOUT)
+    assert not reviewer.deploy_button.isEnabled()  # a reviewer may not deploy
+    assert "may not deploy" in reviewer.deploy_button.toolTip()
+
+    page = open_page(make_main_window, make_workspace, qtbot, "carol")  # an admin
+    window = page.window()
+    assert page.deploy_button.isEnabled()
+    qtbot.mouseClick(page.deploy_button, Qt.MouseButton.LeftButton)
+    fleet = window.page("fleet")
+    assert window.pages.currentWidget() is fleet
+    qtbot.waitUntil(lambda: fleet.deploy_wizard is not None, timeout=TIMEOUT)
+    assert fleet.deploy_wizard.ref() == candidate.ref
+    fleet.deploy_wizard.reject()
