@@ -804,15 +804,22 @@ class FleetPage(QWidget):
         if len(names) != 1:
             return None
         name = names[0]
-        box = QMessageBox(QMessageBox.Icon.Question, "Remove host",
-                          f"Remove {name} from the workspace?",
-                          QMessageBox.StandardButton.Cancel, self)
-        box.setObjectName("removeHostDialog")
-        box.setInformativeText("Nothing on the host changes: its releases keep running. "
-                               "Its deployment history stays in the workspace.")
-        remove = box.addButton("Remove", QMessageBox.ButtonRole.AcceptRole)
+        return self._ask("removeHostDialog", QMessageBox.Icon.Question, "Remove host",
+                         f"Remove {name} from the workspace?",
+                         "Nothing on the host changes: its releases keep running. Its "
+                         "deployment history stays in the workspace.",
+                         "Remove", lambda: self.remove_host(name))
+
+    def _ask(self, name: str, icon: QMessageBox.Icon, title: str, text: str, details: str,
+             accept: str, on_accept: Any) -> QMessageBox:
+        """A non-modal question with Cancel (the default) and ``accept``, which runs
+        ``on_accept``."""
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName(name)
+        box.setInformativeText(details)
+        button = box.addButton(accept, QMessageBox.ButtonRole.AcceptRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        remove.clicked.connect(lambda: self.remove_host(name))
+        button.clicked.connect(on_accept)
         self._open_dialog(box)
         return box
 
@@ -833,18 +840,11 @@ class FleetPage(QWidget):
         if len(hosts) != 1:
             return None
         host = hosts[0]
-        box = QMessageBox(QMessageBox.Icon.Warning, "Unlock host",
-                          f"Free the deploy lock of {host.name}?",
-                          QMessageBox.StandardButton.Cancel, self)
-        box.setObjectName("unlockHostDialog")
-        box.setInformativeText("Only when the deploy or rollback holding it died: a running "
-                               "one would go on unprotected. The holder is recorded in the "
-                               "audit log.")
-        unlock = box.addButton("Unlock", QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        unlock.clicked.connect(lambda: self.unlock(host))
-        self._open_dialog(box)
-        return box
+        return self._ask("unlockHostDialog", QMessageBox.Icon.Warning, "Unlock host",
+                         f"Free the deploy lock of {host.name}?",
+                         "Only when the deploy or rollback holding it died: a running one "
+                         "would go on unprotected. The holder is recorded in the audit log.",
+                         "Unlock", lambda: self.unlock(host))
 
     def unlock(self, host: Any) -> Any:
         """Free ``host``'s deploy lock (through core, audited)."""
@@ -863,18 +863,11 @@ class FleetPage(QWidget):
         if len(hosts) != 1:
             return None
         host = hosts[0]
-        box = QMessageBox(QMessageBox.Icon.Warning, "Forget host key",
-                          f"Forget the SSH key trusted for {host.name}?",
-                          QMessageBox.StandardButton.Cancel, self)
-        box.setObjectName("untrustHostDialog")
-        box.setInformativeText("Do this only when the host's admin confirms its key was "
-                               "replaced. The next connection shows the new key's "
-                               "fingerprint to check and trust.")
-        forget = box.addButton("Forget key", QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        forget.clicked.connect(lambda: self.untrust(host))
-        self._open_dialog(box)
-        return box
+        return self._ask("untrustHostDialog", QMessageBox.Icon.Warning, "Forget host key",
+                         f"Forget the SSH key trusted for {host.name}?",
+                         "Do this only when the host's admin confirms its key was replaced. "
+                         "The next connection shows the new key's fingerprint to check and "
+                         "trust.", "Forget key", lambda: self.untrust(host))
 
     def untrust(self, host: Any) -> Any:
         """Remove ``host``'s key from the workspace's known_hosts (through core)."""
