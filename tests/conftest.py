@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,3 +74,22 @@ def make_workspace(tmp_path: Path, demo_template: Path) -> Iterator[Callable[...
         return target
 
     yield make
+
+
+@pytest.fixture
+def ssh_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A real ssh-agent of this test (``SSH_AUTH_SOCK`` set), stopped by its PID."""
+    socket = tmp_path / "agent.sock"
+    out = subprocess.run(["ssh-agent", "-s", "-a", str(socket)], capture_output=True,
+                         text=True, check=True).stdout
+    env = {}
+    for part in out.replace("\n", ";").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep:
+            env[key] = value
+    pid = int(env["SSH_AGENT_PID"])
+    monkeypatch.setenv("SSH_AUTH_SOCK", env["SSH_AUTH_SOCK"])
+    try:
+        yield env
+    finally:
+        os.kill(pid, signal.SIGTERM)

@@ -8,8 +8,6 @@ core; approvals are signed by core with ``ssh-keygen -Y sign`` and verified agai
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -83,24 +81,6 @@ def queue_rows(page: ReleasesPage) -> list[dict[str, str]]:
     proxy = page.queue_proxy
     return [{headers[c]: proxy.index(r, c).data() for c in range(len(headers))}
             for r in range(proxy.rowCount())]
-
-
-@pytest.fixture
-def ssh_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A real ssh-agent of this test (``SSH_AUTH_SOCK`` set), stopped by its PID."""
-    socket = tmp_path / "agent.sock"
-    out = subprocess.run(["ssh-agent", "-s", "-a", str(socket)], capture_output=True,
-                         text=True, check=True).stdout
-    env = {}
-    for part in out.replace("\n", ";").split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep:
-            env[key] = value
-    monkeypatch.setenv("SSH_AUTH_SOCK", env["SSH_AUTH_SOCK"])
-    try:
-        yield env
-    finally:
-        os.kill(int(env["SSH_AGENT_PID"]), signal.SIGTERM)
 
 
 # -- the queue and a candidate -------------------------------------------------------------

@@ -1,10 +1,8 @@
-"""Release fixtures: a demo workspace with reviewers' real SSH keys, and an ssh-agent."""
+"""Release fixtures: a demo workspace with reviewers' real SSH keys (the ssh_agent fixture is
+in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,22 +26,3 @@ def demo(make_workspace: Callable[..., Path], tmp_path: Path) -> Iterator[Demo]:
     yield made
     for ws in made.opened:
         ws.close()
-
-
-@pytest.fixture
-def ssh_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """A real ssh-agent of this test (``SSH_AUTH_SOCK`` set), stopped by its PID."""
-    socket = tmp_path / "agent.sock"
-    out = subprocess.run(["ssh-agent", "-s", "-a", str(socket)], capture_output=True,
-                         text=True, check=True).stdout
-    env = {}
-    for part in out.replace("\n", ";").split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep:
-            env[key] = value
-    pid = int(env["SSH_AGENT_PID"])
-    monkeypatch.setenv("SSH_AUTH_SOCK", env["SSH_AUTH_SOCK"])
-    try:
-        yield env
-    finally:
-        os.kill(pid, signal.SIGTERM)
