@@ -447,7 +447,11 @@ def hosts_probe(app: _App, name: str, ref: str | None, as_json: bool) -> None:
              ("platform", report.platform), ("free disk", _size(report.free_bytes)
                                              if report.free_bytes is not None else _DASH),
              ("systemd", "yes" if report.systemd else "no"),
-             ("venv", "yes" if report.venv else "no")]
+             ("venv", "yes" if report.venv else "no"),
+             ("agent", "pinned by the host's admin" if report.pinned
+              else "uploaded by ModelDeck"),
+             ("signatures", "required (only approved releases run)"
+              if report.requires_signatures else "not required")]
     for pkg, version in report.packages.items():
         pairs.append((pkg, version or "not installed"))
     width = max(len(k) for k, _ in pairs)
@@ -456,6 +460,46 @@ def hosts_probe(app: _App, name: str, ref: str | None, as_json: bool) -> None:
     click.echo(f"Verdict for {report.ref}: {report.verdict} — {report.reason}")
     if report.verdict == "incompatible":
         raise SystemExit(1)
+
+
+@hosts.command("pin", short_help="Write the kit that pins ModelDeck's agent on a host.")
+@click.argument("name")
+@click.option("--out", "-o", required=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the kit into (created).")
+@click.option("--key", metavar="PUB", type=click.Path(dir_okay=False, path_type=Path),
+              help="The deploy key's public key (default: the host's identity file + .pub).")
+@click.option("--wheelhouse", metavar="DIR", type=click.Path(file_okay=False, exists=True,
+                                                             path_type=Path),
+              help="Wheels for the host's Python, copied into the kit (for a host whose "
+                   "Python lacks the runtime's packages).")
+@pass_app
+def hosts_pin(app: _App, name: str, out: Path, key: Path | None,
+              wheelhouse: Path | None) -> None:
+    """Write into DIR what host NAME's admin installs to pin ModelDeck's agent there: the
+    agent (root-owned), the reviewers' allowed_signers, the deploy key's forced-command
+    line for authorized_keys and INSTALL.md with the steps. A pinned host runs only
+    releases a reviewer signed, even if this desktop is compromised.
+
+    \b
+    Examples:
+      modeldeck hosts pin edge-1 --out pin-edge-1
+      modeldeck hosts pin edge-1 --out kit --key ~/.ssh/deploy.pub --wheelhouse wheels/
+    """
+    from modeldeck.core.deploy.hosts import HostStore
+    from modeldeck.core.deploy.pinning import write_kit
+
+    ws = app.workspace()
+    ws.require("manage-hosts")
+    kit = write_kit(ws, HostStore(ws).get(name), out, key=key, wheelhouse=wheelhouse)
+    click.echo(f"Wrote the pinning kit of {name} to {kit.folder}: agent.py (sha256 "
+               f"{kit.agent_sha256[:12]}…), allowed_signers ({', '.join(kit.signers)}), "
+               "authorized_keys.line, INSTALL.md.")
+    if not kit.key_known:
+        click.echo("The deploy key is not known: put its public key into "
+                   "authorized_keys.line (or run again with --key KEY.pub).")
+    click.echo(f"Next: follow {kit.folder / 'INSTALL.md'} on the host, then "
+               f"`modeldeck hosts probe {name}` says the agent is pinned.")
 
 
 @hosts.command("unlock", short_help="Free a host's deploy lock left by a dead deploy.")

@@ -27,13 +27,23 @@ Layout under ROOT::
     run/server.pid, server.log, server.json, modeldeck-<port>.service
 
 Commands (``-h`` on each for its options): probe, lock, unlock, prepare, prepare-wheels,
-verify-wheels, verify, commit, install-env, activate, journal, recover, restart, stop,
-status, prune, fetch, unit — and the compound ones a deploy uses, since every call costs a
+verify-wheels, verify, commit, receive, install-env, activate, journal, recover, restart,
+stop, status, prune, fetch, unit — and the compound ones a deploy uses, since every call costs a
 Python start-up: begin (lock + probe + status), stage (verify + commit), finish (activate +
 prune + unlock) and rollback (lock + activate the previous release + unlock).
 
 The deployer runs it imported rather than as a script (see ``BOOT``), so its bytecode is
 cached under ``.modeldeck/__pycache__``.
+
+Pinned (a hardened host, see :func:`pinned_main`): the host's admin installs this script
+root-owned and makes it the deploy key's forced command in ``authorized_keys``::
+
+    command="/usr/bin/python3 /opt/modeldeck/agent.py --pinned --root /srv/modeldeck",restrict ssh-ed25519 AAAA...
+
+Then the desktop can only call ``modeldeck-agent COMMAND ...``: no shell, no SFTP (files
+arrive through ``receive``), no uploaded agent, wheels only from the admin's wheelhouse,
+and every switch needs a release signed by a reviewer in the admin's allowed-signers file
+— so a compromised desktop cannot make the host run an unapproved model.
 
 Crash safety: every file is written to a temporary name, fsynced and renamed; ``current``
 is replaced by renaming a fresh symlink onto it; the activation (switch, stop, start, ready,
@@ -102,6 +112,14 @@ BOOT = ("import sys; sys.dont_write_bytecode = False; sys.path.insert(0, sys.arg
         "import agent; sys.exit(agent.main())")
 _ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+#: The first word of every call a pinned agent accepts (``modeldeck-agent COMMAND ...``).
+PINNED_WORD = "modeldeck-agent"
+#: Where a pinned agent takes wheels from (the admin's; the desktop cannot send any).
+PINNED_WHEELHOUSE = "/var/lib/modeldeck/wheelhouse"
+_REQUIREMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
+#: Set when the agent runs pinned (see :func:`pinned_main`): its python, allowed signers
+#: and wheelhouse, fixed by the host's admin.
+_pinned: dict[str, str] = {}
 _faults: dict[str, str] = {}
 #: The root's ``.modeldeck`` folder once known: where the fault file and marker live.
 _fault_dir: list[str] = []
@@ -367,7 +385,7 @@ class Root:
         self.activate_log = j(self.meta, "activate.log")
         self.releases = j(self.path, "releases")
         self.current = j(self.path, "current")
-        self.wheelhouse = j(self.path, "wheelhouse")
+        self.wheelhouse = _pinned.get("wheelhouse") or j(self.path, "wheelhouse")
         self.wheel_index = j(self.wheelhouse, "index.json")
         self.envs = j(self.path, "envs")
         self.state = j(self.path, "state")
@@ -963,6 +981,11 @@ def cmd_probe(root: Root, args: argparse.Namespace) -> dict[str, Any]:
         "venv": venv,
         "packages": versions,
         "current": root.current_id(),
+        "pinned": bool(_pinned),
+        "requires_signatures": allowed_signers(root) is not None,
+        # a pinned agent installs environments from its admin's wheels only
+        "pinned_wheelhouse": (root.wheelhouse if _pinned and os.path.isdir(root.wheelhouse)
+                              else None),
     }
 
 
@@ -1294,6 +1317,57 @@ def cmd_commit(root: Root, args: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True, "release": rid, "renamed": True}
 
 
+def cmd_receive(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+    """Files of an upload sent on stdin, for hosts without SFTP (a pinned agent): each is a
+    JSON line ``{"path": REL, "size": N, "mode": M}`` and then its N bytes. Only files the
+    upload's manifest lists, written into ``releases/<id>.partial`` (a temporary name, then
+    renamed: a hard-linked file of an older release is replaced, never written through)."""
+    rid = check_id(args.release)
+    partial = root.partial(rid)
+    manifest = read_json(os.path.join(partial, "manifest.json"))
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise AgentError(f"there is no upload of release {rid} in progress",
+                         "run prepare first")
+    stream = sys.stdin.buffer
+    count = total = 0
+    while True:
+        header = stream.readline(4096)
+        if not header.strip():
+            break
+        try:
+            item = json.loads(header.decode("utf-8"))
+            rel, size = check_relpath(item["path"]), int(item["size"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise AgentError(f"bad receive header {header[:120]!r}",
+                             'send {"path", "size", "mode"} lines, each followed by the file')
+        if rel not in manifest["files"] or size < 0:
+            raise AgentError(f"{rel} is not a file of release {rid}",
+                             "send only the files prepare listed as missing")
+        dest = os.path.join(partial, *rel.split("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".receive.", dir=os.path.dirname(dest))
+        try:
+            with os.fdopen(fd, "wb") as out:
+                left = size
+                while left:
+                    chunk = stream.read(min(left, 1 << 20))
+                    if not chunk:
+                        raise AgentError(f"the upload of {rel} ended after "
+                                         f"{size - left} of {size} bytes",
+                                         "send it again")
+                    out.write(chunk)
+                    left -= len(chunk)
+            os.chmod(tmp, int(item.get("mode", 0o644)) & 0o755)
+            os.replace(tmp, dest)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        count += 1
+        total += size
+    return {"ok": True, "release": rid, "files": count, "bytes": total}
+
+
 def cmd_install_env(root: Root, args: argparse.Namespace) -> dict[str, Any]:
     """A virtual environment from the wheelhouse (``--no-index``), reused by hash."""
     name = check_id(args.hash, "environment hash")
@@ -1301,16 +1375,25 @@ def cmd_install_env(root: Root, args: argparse.Namespace) -> dict[str, Any]:
     python = os.path.join(env, "bin", "python")
     if os.path.isfile(os.path.join(env, ".complete")) and os.path.exists(python):
         return {"python": python, "reused": True, "seconds": 0.0}
-    requirements = os.path.join(root.path, os.path.expanduser(args.requirements_file))
+    os.makedirs(root.envs, exist_ok=True)
+    if _pinned and args.requirements_file != "-":
+        raise AgentError("this host's pinned agent takes requirements on stdin only",
+                         "pass --requirements-file - (ModelDeck does)")
+    if args.requirements_file == "-":
+        requirements = env + ".requirements.txt"
+        write_atomic(requirements, sys.stdin.buffer.read())
+    else:
+        requirements = os.path.join(root.path, os.path.expanduser(args.requirements_file))
     if not os.path.isfile(requirements):
         raise AgentError(f"the requirements file {requirements} does not exist",
                          "upload it first")
+    if _pinned:
+        _check_pinned_requirements(requirements)
     started = time.monotonic()
-    os.makedirs(root.envs, exist_ok=True)
     partial = env + ".partial"
     remove_tree(partial)
     remove_tree(env)  # a leftover without its .complete marker
-    base = args.python or sys.executable
+    base = args.python or _pinned.get("python") or sys.executable
 
     def run(cmd: list[str], what: str, fix: str) -> None:
         import subprocess
@@ -1329,8 +1412,10 @@ def cmd_install_env(root: Root, args: argparse.Namespace) -> dict[str, Any]:
 
     run([base, "-m", "venv", partial], f"{base} -m venv",
         "install the venv module on the host (Debian/Ubuntu: apt install python3-venv)")
-    run([os.path.join(partial, "bin", "python"), "-m", "pip", "install", "--no-index",
-         "--no-cache-dir", "--no-compile", "--find-links", root.wheelhouse, "-r", requirements],
+    isolated = ["--isolated"] if _pinned else []  # no pip.conf, no PIP_* variables
+    run([os.path.join(partial, "bin", "python"), "-m", "pip", "install", *isolated,
+         "--no-index", "--no-cache-dir", "--no-compile", "--find-links", root.wheelhouse,
+         "-r", requirements],
         "pip install --no-index", "upload the wheels the error names to the wheelhouse "
         "(built for this host's Python and platform)")
     shutil.copyfile(requirements, os.path.join(partial, "requirements.txt"))
@@ -1340,6 +1425,18 @@ def cmd_install_env(root: Root, args: argparse.Namespace) -> dict[str, Any]:
         "created_at": now_iso(), "python": base, "requirements": file_sha256(requirements)})
     return {"python": python, "reused": False,
             "seconds": round(time.monotonic() - started, 3)}
+
+
+def _check_pinned_requirements(path: str) -> None:
+    """A pinned agent installs only ``name==version`` lines (no options: a line such as
+    ``--find-links DIR`` would let the desktop install wheels it sent)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            line = line.strip()
+            if line and not _REQUIREMENT_RE.match(line):
+                raise AgentError(f"this host's pinned agent installs only name==version "
+                                 f"requirements, not {line[:80]!r}",
+                                 "deploy with ModelDeck's own requirements")
 
 
 def _fix_venv_paths(env: str, old: str) -> None:
@@ -2017,7 +2114,10 @@ def _adopt_manifest(root: Root, rid: str, raw: bytes) -> None:
 def allowed_signers(root: Root) -> str | None:
     """The allowed-signers file that makes this host require signed releases: the host
     admin's ``/etc/modeldeck/allowed_signers`` (root-owned: the deploy user cannot change
-    it), else ``.modeldeck/allowed_signers`` under the root; ``None``: not required."""
+    it), else ``.modeldeck/allowed_signers`` under the root; ``None``: not required. A
+    pinned agent always requires them, from the file its admin named."""
+    if _pinned:
+        return _pinned["allowed_signers"]
     for path in (SYSTEM_ALLOWED_SIGNERS, os.path.join(root.meta, "allowed_signers")):
         if os.path.isfile(path):
             return path
@@ -2039,6 +2139,10 @@ def check_signatures(root: Root, rid: str) -> list[str] | None:
     path = allowed_signers(root)
     if path is None:
         return None
+    if not os.path.isfile(path):
+        raise AgentError(f"this host only runs approved releases, but its allowed-signers "
+                         f"file {path} is missing", "its admin puts the reviewers' keys there "
+                         "(`modeldeck hosts pin HOST --out DIR` writes the file)", signed_by=[])
     keygen = shutil.which("ssh-keygen")
     if keygen is None:
         raise AgentError("this host requires signed releases but has no ssh-keygen",
@@ -2138,10 +2242,12 @@ SPEC: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
     "verify": ("hash every file of an upload against its manifest", [_RELEASE]),
     "commit": ("rename the verified upload into releases/", [_RELEASE]),
     "stage": ("verify and commit in one call", [_RELEASE]),
+    "receive": ("files of the upload on stdin (hosts without SFTP)", [_RELEASE]),
     "prepare-wheels": ('stdin {"files": {name: sha256}} → missing wheels', []),
     "verify-wheels": ("hash uploaded wheels, record them in the index", []),
     "install-env": ("venv from the wheelhouse, reused by hash", [
-        ("--hash", {"required": True}), ("--requirements-file", {"required": True}),
+        ("--hash", {"required": True}),
+        ("--requirements-file", {"required": True, "help": "- reads it from stdin"}),
         ("--python", {"default": "", "help": "base interpreter (default: this one)"}),
         ("--timeout", {"type": float, "default": 1800.0})]),
     "activate": ("switch current, restart, ready, smoke; or switch back", [
@@ -2207,7 +2313,8 @@ COMMANDS = {
     "probe": cmd_probe, "lock": cmd_lock, "unlock": cmd_unlock, "prepare": cmd_prepare,
     "plan": cmd_plan,
     "prepare-wheels": cmd_prepare_wheels, "verify-wheels": cmd_verify_wheels,
-    "verify": cmd_verify, "commit": cmd_commit, "install-env": cmd_install_env,
+    "verify": cmd_verify, "commit": cmd_commit, "receive": cmd_receive,
+    "install-env": cmd_install_env,
     "activate": cmd_activate, "journal": cmd_journal,
     "recover": cmd_recover, "restart": cmd_restart, "stop": cmd_stop, "status": cmd_status,
     "prune": cmd_prune, "fetch": cmd_fetch, "unit": cmd_unit,
@@ -2220,17 +2327,87 @@ def emit(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def _check_pinned_python(root: Root, python: str) -> None:
+    """A pinned agent serves and builds environments only with its admin's Python or an
+    environment it installed itself (under ``envs/``, complete)."""
+    path = os.path.abspath(os.path.expanduser(python))
+    env = os.path.dirname(os.path.dirname(path))
+    if path == _pinned["python"] or (
+            os.path.dirname(env) == os.path.realpath(root.envs)
+            and path == os.path.join(env, "bin", "python")
+            and os.path.isfile(os.path.join(env, ".complete"))):
+        return
+    raise AgentError(f"this host's pinned agent runs only {_pinned['python']} or an "
+                     f"environment it installed, not {python}",
+                     "deploy without --python; ModelDeck picks the host's own")
+
+
+def pinned_main(argv: list[str]) -> int:
+    """The agent as the forced command of a deploy key (``authorized_keys``:
+    ``command="PYTHON agent.py --pinned --root ROOT [--python P] [--allowed-signers F]
+    [--wheelhouse D]"``): runs the call in ``$SSH_ORIGINAL_COMMAND`` only when it is
+    ``modeldeck-agent COMMAND [options]``, under the admin's root, Python, allowed signers
+    (required: every switch needs a valid signature) and wheelhouse, without faults.
+    Anything else — a shell command, SFTP, a login — gets an answer saying the host is
+    pinned (``"pinned": true``, its root and this script's sha256) and exit code 2."""
+    import shlex
+
+    p = _Parser(prog="agent.py --pinned")
+    p.add_argument("--root", required=True)
+    p.add_argument("--python", default=sys.executable)
+    p.add_argument("--allowed-signers", default=SYSTEM_ALLOWED_SIGNERS)
+    p.add_argument("--wheelhouse", default=PINNED_WHEELHOUSE)
+    try:
+        opts = p.parse_args(argv)
+    except AgentError as exc:
+        emit({"error": f"the pinned agent's forced command is wrong: {exc.message}",
+              "fix": "its admin fixes the command=\"...\" of the key in authorized_keys",
+              "pinned": True})
+        return 2
+    _pinned.update(python=os.path.abspath(opts.python),
+                   allowed_signers=os.path.abspath(opts.allowed_signers),
+                   wheelhouse=os.path.abspath(opts.wheelhouse))
+    original = os.environ.get("SSH_ORIGINAL_COMMAND", "")
+    try:
+        words = shlex.split(original)
+    except ValueError:
+        words = []
+    if len(words) < 2 or words[0] != PINNED_WORD or words[1] not in SPEC:
+        with open(os.path.abspath(__file__), "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+        emit({"error": "this host's deploy key runs only ModelDeck's pinned agent, not "
+                       f"{original[:80]!r}" if original else
+                       "this host's deploy key runs only ModelDeck's pinned agent",
+              "fix": f"call it as `{PINNED_WORD} COMMAND [options]` (ModelDeck does)",
+              "pinned": True, "root": Root(opts.root).path, "agent_sha256": digest,
+              "agent_version": AGENT_VERSION})
+        return 2
+    return main(["--root", opts.root, *words[1:]])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; prints one JSON object; returns the exit code."""
     import traceback
+    if argv is None and sys.argv[1:2] == ["--pinned"]:
+        return pinned_main(sys.argv[2:])
     try:
         words = sys.argv[1:] if argv is None else argv
         args = parser(_command_in(words)).parse_args(words)
         root = Root(args.root)
-        _fault_dir[:] = [root.meta]
-        _faults.update(parse_faults(read_fault_file(root.meta)))
-        _faults.update(parse_faults(os.environ.get(FAULT_ENV, "")))
-        _faults.update(parse_faults(args.fault))
+        if _pinned:
+            if args.command in ("prepare-wheels", "verify-wheels"):
+                raise AgentError("this host's pinned agent takes no wheels from the desktop: "
+                                 f"it installs from its admin's {root.wheelhouse}",
+                                 "its admin puts the wheels there (the offline bundle's)")
+            if args.command == "rollback":  # its --python is only a fallback
+                args.python = _pinned["python"]
+            elif getattr(args, "python", None):
+                _check_pinned_python(root, args.python)
+        else:  # faults are for tests; a pinned host takes none
+            _fault_dir[:] = [root.meta]
+            _faults.update(parse_faults(read_fault_file(root.meta)))
+            _faults.update(parse_faults(os.environ.get(FAULT_ENV, "")))
+            _faults.update(parse_faults(args.fault))
         result = COMMANDS[args.command](root, args)
         code = 0
         if isinstance(result, tuple):

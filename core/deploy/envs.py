@@ -223,7 +223,10 @@ def build_wheelhouse(requirements: Requirements, *, python_version: str, machine
     return open_wheelhouse(dest)
 
 
-def env_hash(python_version: str, requirements: Requirements, wheelhouse: Wheelhouse) -> str:
-    """The name of the host venv for these needs (same needs, same venv)."""
-    text = json.dumps([python_version, requirements.lines(), wheelhouse.digest()])
+def env_hash(python_version: str, requirements: Requirements,
+             wheelhouse: Wheelhouse | None) -> str:
+    """The name of the host venv for these needs (same needs, same venv); ``None``: the
+    wheels are the host's own (a pinned agent's wheelhouse)."""
+    text = json.dumps([python_version, requirements.lines(),
+                       wheelhouse.digest() if wheelhouse is not None else "host"])
     return hashlib.sha256(text.encode()).hexdigest()[:16]

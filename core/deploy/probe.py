@@ -35,6 +35,10 @@ class ProbeReport:
     current: str = ""
     verdict: str = ""
     reason: str = ""
+    #: the host runs its admin's pinned agent (see modeldeck.core.deploy.pinning)
+    pinned: bool = False
+    #: the host switches only to releases a reviewer signed
+    requires_signatures: bool = False
 
 
 def probe_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
@@ -80,6 +84,14 @@ def probe_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
     elif not probe.get("venv", False):
         verdict, reason = "incompatible", (
             f"it lacks {', '.join(lacking)} and cannot create a venv (install python3-venv)")
+    elif probe.get("pinned"):
+        verdict, reason = (
+            ("ready", f"it lacks {', '.join(lacking)}; its pinned agent installs them into a "
+                      "venv from the host's own wheelhouse")
+            if probe.get("pinned_wheelhouse") else
+            ("incompatible", f"it lacks {', '.join(lacking)}, and its pinned agent takes "
+                             "wheels only from its admin: install them there, or put "
+                             "their wheels in the agent's wheelhouse"))
     else:
         verdict, reason = "needs-wheelhouse", (
             f"it lacks {', '.join(lacking)}: deploy with --wheelhouse DIR or "
@@ -93,7 +105,9 @@ def probe_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
         free_bytes=free if isinstance(free, int) else None,
         systemd=bool(probe.get("systemd")), venv=bool(probe.get("venv")),
         packages=packages, needs=dict(requirements.packages),
-        current=str(probe.get("current") or ""), verdict=verdict, reason=reason)
+        current=str(probe.get("current") or ""), verdict=verdict, reason=reason,
+        pinned=bool(probe.get("pinned")),
+        requires_signatures=bool(probe.get("requires_signatures")))
 
 
 def force_unlock(workspace: Any, host: Any, lookup: Callable[[str], Any | None]) -> str:

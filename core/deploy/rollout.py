@@ -389,13 +389,23 @@ def _check_python(host: str, probe: dict[str, Any]) -> list[str]:
 def _env_plan(host: Any, probe: dict[str, Any], release: _Release,
               wheelhouse: envs.Wheelhouse | None) -> tuple[str, list[str]]:
     """``("host", [])`` to serve with the host's Python, ``("venv", [])`` to install one
-    from the wheelhouse, or ``("", problems)`` when neither works."""
+    from the wheelhouse, ``("pinned-venv", [])`` to have a pinned agent install one from its
+    admin's wheels, or ``("", problems)`` when none works."""
     problems = _check_python(host.name, probe)
     if problems:
         return "", problems
     lacking = envs.unmet(release.requirements, probe.get("packages") or {})
     if not lacking:
         return "host", []
+    if probe.get("pinned"):  # its admin's wheels, never the desktop's
+        if not probe.get("pinned_wheelhouse"):
+            return "", [f"{host.name}'s Python lacks {', '.join(lacking)}, and its pinned "
+                        "agent has no wheelhouse — its admin installs them there, or puts "
+                        "their wheels in the agent's --wheelhouse folder"]
+        if not probe.get("venv", False):
+            return "", [f"{host.name}'s Python cannot create virtual environments (no venv/"
+                        "ensurepip module) — install python3-venv there"]
+        return "pinned-venv", []
     if wheelhouse is None:
         return "", [f"{host.name}'s Python lacks {', '.join(lacking)} and no wheelhouse was "
                     "given — pass --wheelhouse DIR (wheels for the host) or "
@@ -408,6 +418,14 @@ def _env_plan(host: Any, probe: dict[str, Any], release: _Release,
         return "", [f"the wheelhouse {wheelhouse.path} has no wheel for "
                     f"{', '.join(missing)} — add them or rebuild it"]
     return "venv", []
+
+
+def _check_signed(host: str, probe: dict[str, Any], release: _Release) -> list[str]:
+    if probe.get("requires_signatures") and not release.signatures:
+        return [f"{host} runs only releases its reviewers signed, and {release.release_id} "
+                "has no approval — approve a candidate of it (`modeldeck release create "
+                f"{release.model}:{release.version}`, then `release approve`)"]
+    return []
 
 
 def _check_disk(host: str, probe: dict[str, Any], need: int) -> list[str]:
@@ -459,6 +477,19 @@ def _ensure_env(session: HostSession, run: _HostRun, release: _Release,
     return str(answer["python"]), sent
 
 
+def _ensure_pinned_env(session: HostSession, run: _HostRun, release: _Release,
+                       python_version: str) -> str:
+    """Install (or reuse) the venv of a pinned host from its admin's wheelhouse; returns
+    its python."""
+    env = envs.env_hash(python_version, release.requirements, None)
+    run.step("installing environment", 0.35, f"environment {env} from the host's wheels")
+    answer = session.agent("install-env", "--hash", env, "--requirements-file", "-",
+                           stdin=release.requirements.text().encode(), timeout=900)
+    run.log("reused environment " + env if answer.get("reused")
+            else f"installed environment {env}")
+    return str(answer["python"])
+
+
 def _upload(session: HostSession, run: _HostRun, release: _Release) -> tuple[int, int, int]:
     """Put the release in ``releases/<id>`` (hard-linking what the host has); returns
     ``(bytes sent, bytes linked, files sent)``."""
@@ -480,10 +511,8 @@ def _upload(session: HostSession, run: _HostRun, release: _Release) -> tuple[int
         sent += n
         run.emit(DeployEvent(step="uploading", host=run.host.name, bytes_done=sent,
                              bytes_total=total, host_fraction=0.4 + 0.3 * sent / max(total, 1)))
-    for relpath in missing:
-        run.cancel.check()
-        session.connection.put(release.path / relpath, f"{partial}/{relpath}",
-                               on_bytes=on_bytes, cancel=run.cancel)
+    session.send_files(release.path, missing, partial, release.release_id,
+                       on_bytes=on_bytes, cancel=run.cancel)
     linked = int(answer.get("linked_bytes", 0))
     run.log(f"sent {len(missing)} files ({sent / 1e6:.2f} MB), hard-linked "
             f"{answer.get('linked', 0)} ({linked / 1e6:.2f} MB) from earlier releases")
@@ -606,6 +635,7 @@ def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
         mode, problems = _env_plan(host, probe, release, wheelhouse)
         need = release.size * 2 + (wheelhouse.size * 3 if mode == "venv" and wheelhouse
                                    else 0)
+        problems += _check_signed(host.name, probe, release)
         problems += _check_disk(host.name, probe, need)
         if problems:
             raise DeployError("; ".join(problems))
@@ -614,6 +644,8 @@ def deploy_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
             assert wheelhouse is not None
             python, sent = _ensure_env(session, run, release, wheelhouse,
                                        python_version(probe))
+        elif mode == "pinned-venv":
+            python = _ensure_pinned_env(session, run, release, python_version(probe))
         else:
             python = python_path(probe) or host.python
         result = replace(result, env=python)
@@ -1147,6 +1179,7 @@ def plan(workspace: Any, ref: str, hosts: Sequence[Any], options: DeployOptions
         mode, problems = _env_plan(host, probe, release, wheelhouse)
         if mode == "" and options.build_wheelhouse and not _check_python(host.name, probe):
             mode, problems = "venv (wheelhouse built here)", []
+        problems += _check_signed(host.name, probe, release)
         problems += _check_disk(host.name, probe, release.size * 2)
         missing = [m for m in answer.get("missing", [])]
         to_send = sum((release.path / m).stat().st_size for m in missing
@@ -1160,7 +1193,8 @@ def plan(workspace: Any, ref: str, hosts: Sequence[Any], options: DeployOptions
         else:
             action = "upload and switch"
         env = {"host": f"host Python {python_version(probe)}",
-               "venv": "venv from the wheelhouse"}.get(mode, mode)
+               "venv": "venv from the wheelhouse",
+               "pinned-venv": "venv from the host's own wheelhouse"}.get(mode, mode)
         return HostPlan(host=host.name, reachable=True, current=current,
                         target=release.release_id, action=action,
                         files_to_send=len(missing), bytes_to_send=to_send,

@@ -15,13 +15,19 @@ import hashlib
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from modeldeck.core.deploy import transport as tp
 from modeldeck.core.errors import DeployError, HostLockedError
+from modeldeck.core.progress import CancelToken
 
 AGENT_PATH = Path(__file__).with_name("agent.py")
+#: The first word of a pinned agent's calls (``agent.PINNED_WORD``).
+PINNED_WORD = "modeldeck-agent"
+#: Bytes per ``receive`` call when uploading to a pinned agent (a progress step each).
+RECEIVE_BATCH = 8 << 20
 
 
 def agent_source() -> bytes:
@@ -58,13 +64,33 @@ class AgentRefused(DeployError):
         self.answer = answer
 
 
-class HostSession:
-    """A connection to ``host`` with its deploy root resolved and the agent in place."""
+def _pinned_hello(done: tp.CommandResult) -> dict[str, Any] | None:
+    """The answer of a pinned agent to a call that is not an agent call (it answers every
+    shell command so), else ``None``."""
+    first = done.stdout.lstrip().split(b"\n", 1)[0]
+    if not first.startswith(b"{"):
+        return None
+    try:
+        answer = json.loads(first.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) and answer.get("pinned") is True else None
 
-    def __init__(self, connection: tp.Connection, host: Any, root: str) -> None:
+
+class HostSession:
+    """A connection to ``host`` with its deploy root resolved and the agent in place.
+
+    On a host whose admin pinned the agent (the deploy key's forced command, see the
+    agent's docstring) the session is ``pinned``: every call is ``modeldeck-agent COMMAND``,
+    files go through the agent's ``receive``, the root is the one the admin fixed, and the
+    agent there must be this ModelDeck's."""
+
+    def __init__(self, connection: tp.Connection, host: Any, root: str,
+                 pinned: bool = False) -> None:
         self.connection = connection
         self.host = host
         self.root = root
+        self.pinned = pinned
 
     @property
     def name(self) -> str:
@@ -78,6 +104,9 @@ class HostSession:
         found = connection.run(
             f"R={_root_expression(host.root)}; mkdir -p \"$R/.modeldeck\" && cd \"$R\" && "
             "pwd -P && (cat .modeldeck/agent.sha256 2>/dev/null || true)")
+        hello = _pinned_hello(found)
+        if hello is not None:
+            return cls._pinned(connection, host, hello, digest)
         lines = found.text().splitlines()
         session = cls(connection, host, cls._root_from(found, lines, host))
         if len(lines) < 2 or lines[1].strip() != digest:
@@ -112,6 +141,11 @@ class HostSession:
             f"if [ \"$(cat .modeldeck/agent.sha256 2>/dev/null)\" = {digest} ]; then "
             f"echo agent-ok && exec {words} \"$R/.modeldeck\" --root \"$R\" {rest}; "
             "else echo agent-missing; fi", stdin=stdin, timeout=timeout)
+        hello = _pinned_hello(done)
+        if hello is not None:
+            session = cls._pinned(connection, host, hello, digest)
+            return session, session.agent(command, *args, stdin=stdin, timeout=timeout,
+                                          outcome=outcome)
         head, _, body = done.stdout.partition(b"\n")
         marker, _, answer = body.partition(b"\n")
         lines = [head.decode("utf-8", "replace")] + ([marker.decode()] if marker else [])
@@ -122,6 +156,21 @@ class HostSession:
                                           outcome=outcome)
         return session, session._answer(dataclasses.replace(done, stdout=answer), command,
                                          outcome)
+
+    @classmethod
+    def _pinned(cls, connection: tp.Connection, host: Any, hello: dict[str, Any],
+                digest: str) -> HostSession:
+        """The session of a host that answered as a pinned agent."""
+        if not hello.get("root"):  # its forced command is broken
+            raise DeployError(f"{host.name}: {hello.get('error')}", hello.get("fix"))
+        theirs = str(hello.get("agent_sha256") or "")
+        if theirs != digest:
+            raise DeployError(
+                f"{host.name} runs a pinned ModelDeck agent that is not this ModelDeck's "
+                f"(its sha256 {theirs[:12]}…, this one's {digest[:12]}…)",
+                f"the host's admin installs this version's agent: `modeldeck hosts pin "
+                f"{host.name} --out DIR` writes it and the steps (DIR/INSTALL.md)")
+        return cls(connection, host, str(hello["root"]), pinned=True)
 
     @staticmethod
     def _root_from(found: tp.CommandResult, lines: list[str], host: Any) -> str:
@@ -166,8 +215,9 @@ class HostSession:
         DeployError
             The agent failed (its error and fix), or the host's Python could not run it.
         """
-        words = [self.host.python, "-c", agent_boot(), self.path(".modeldeck"),
-                 "--root", self.root, command, *args]
+        words = ([PINNED_WORD, command, *args] if self.pinned else
+                 [self.host.python, "-c", agent_boot(), self.path(".modeldeck"),
+                  "--root", self.root, command, *args])
         done = self.connection.run(" ".join(tp.quote(w) for w in words), stdin=stdin,
                                    timeout=timeout)
         return self._answer(done, command, outcome)
@@ -202,8 +252,39 @@ class HostSession:
                                answer.get("fix") or None, answer=answer)
         return answer
 
+    def send_files(self, folder: Path, relpaths: list[str], partial: str, release_id: str,
+                   *, on_bytes: Callable[[int], None] | None = None,
+                   cancel: CancelToken | None = None) -> None:
+        """Upload ``folder/<relpath>`` to ``partial/<relpath>`` — over SFTP, or on a pinned
+        host through the agent's ``receive`` (batches of about :data:`RECEIVE_BATCH`)."""
+        if not self.pinned:
+            for relpath in relpaths:
+                if cancel is not None:
+                    cancel.check()
+                self.connection.put(folder / relpath, f"{partial}/{relpath}",
+                                    on_bytes=on_bytes, cancel=cancel)
+            return
+        batch, size = bytearray(), 0
+        for i, relpath in enumerate(relpaths):
+            if cancel is not None:
+                cancel.check()
+            path = folder / relpath
+            data = path.read_bytes()
+            header = {"path": relpath, "size": len(data), "mode": path.stat().st_mode & 0o755}
+            batch += json.dumps(header).encode() + b"\n" + data
+            size += len(data)
+            if len(batch) >= RECEIVE_BATCH or i == len(relpaths) - 1:
+                self.agent("receive", "--release", release_id, stdin=bytes(batch) + b"\n",
+                           timeout=600)
+                if on_bytes is not None:
+                    on_bytes(size)
+                batch, size = bytearray(), 0
+
     def write_file(self, remote: str, data: bytes) -> None:
         """Write ``data`` to ``remote`` atomically (temp name, then rename)."""
+        if self.pinned:
+            raise DeployError(f"{self.name}'s pinned agent takes no files but releases",
+                              "this is a bug of ModelDeck: report it")
         folder = remote.rsplit("/", 1)[0] or "/"
         done = self.connection.run(f"mkdir -p {tp.quote(folder)} && "
                                    f"cat > {tp.quote(remote + '.tmp')} && "

@@ -946,10 +946,13 @@ class FleetPage(QWidget):
             self._set_busy([host.name], "")
             level = {"ready": "success", "needs-wheelhouse": "warning"}.get(report.verdict,
                                                                              "error")
+            guard = (" Its admin pinned ModelDeck's agent: it runs only signed releases."
+                     if report.pinned else " It runs only signed releases."
+                     if report.requires_signatures else "")
             self.notifier.show_message(
                 f"{host.name}: {report.verdict} for {report.ref} — Python {report.python} "
-                f"on {report.platform}, {format_size(report.free_bytes) or '? B'} free.",
-                level, report.reason)
+                f"on {report.platform}, {format_size(report.free_bytes) or '? B'} free."
+                + guard, level, report.reason)
             self.connection_tested.emit(report)
 
         self.runner.call(probe_host, self.workspace, host, self._lookup(), ref,

@@ -226,3 +226,38 @@ def test_history(invoke, ws):
     assert len(as_json(invoke("hosts", "history", "web1", "--json", ws=ws))) == 2
     shown = ok(invoke("hosts", "history", "web1", ws=ws)).stdout
     assert "bc-v0-xyz" in shown
+
+
+def test_pin_writes_the_kit_a_hosts_admin_installs(invoke, ws, tmp_path, ssh_key):
+    from modeldeck.core.deploy.session import agent_source
+
+    ok(invoke("hosts", "add", "edge", "-H", "10.0.0.5", "--user", "deploy", "--root",
+              "/srv/md", ws=ws))
+    user_error(invoke("hosts", "pin", "edge", "--out", str(tmp_path / "kit"), ws=ws),
+               "no reviewer", "users set-key")
+    key = ssh_key("bob")
+    ok(invoke("users", "add", "bob", "--role", "reviewer", "--ssh-key",
+              str(key.with_suffix(".pub")), ws=ws))
+    user_error(invoke("hosts", "pin", "edge", "--out", str(tmp_path / "kit"), "--key",
+                      str(key), ws=ws), "not an OpenSSH public key")
+    done = ok(invoke("hosts", "pin", "edge", "--out", str(tmp_path / "kit"), ws=ws)).stdout
+    assert "allowed_signers (bob)" in done and "deploy key is not known" in done
+    kit = tmp_path / "kit"
+    assert (kit / "agent.py").read_bytes() == agent_source()
+    assert (kit / "allowed_signers").read_text().startswith('bob namespaces="modeldeck-release"')
+    line = (kit / "authorized_keys.line").read_text()
+    assert line.startswith('command="/usr/bin/python3 /opt/modeldeck/agent.py --pinned '
+                           '--root /srv/md",restrict ')
+    steps = (kit / "INSTALL.md").read_text()
+    assert "install -m 644 allowed_signers /etc/modeldeck/allowed_signers" in steps
+    assert "install -d -o deploy -m 755 /srv/md" in steps
+    # the deploy key given: the line is whole; wheels go along for the host's venv
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "x-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    done = ok(invoke("hosts", "pin", "edge", "--out", str(kit), "--key",
+                     str(key.with_suffix(".pub")), "--wheelhouse", str(wheels), ws=ws)).stdout
+    assert "not known" not in done
+    assert (kit / "authorized_keys.line").read_text().strip().endswith("bob")
+    assert (kit / "wheelhouse" / "x-1.0-py3-none-any.whl").is_file()
+    assert "/var/lib/modeldeck/wheelhouse" in (kit / "INSTALL.md").read_text()

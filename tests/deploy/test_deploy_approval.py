@@ -31,13 +31,6 @@ def workspace(make_workspace: Callable[..., Path]) -> Iterator[Workspace]:
         yield ws
 
 
-def _key(folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f",
-                    str(folder / name)], check=True)
-    return folder / name
-
-
 def _require_signatures(h: Any, public_key: Path, reviewer: str) -> None:
     """What the host's admin does: an allowed-signers file under the deploy root's
     ``.modeldeck`` (``/etc/modeldeck/allowed_signers`` on a real host)."""
@@ -50,10 +43,11 @@ def _require_signatures(h: Any, public_key: Path, reviewer: str) -> None:
 
 
 def test_only_approved_releases_deploy_and_a_signing_host_checks_them(
-        ssh_fleet: Any, host_wheelhouse: Any, workspace: Workspace, tmp_path: Path) -> None:
+        ssh_fleet: Any, host_wheelhouse: Any, workspace: Workspace,
+        ssh_key: Callable[[str], Path]) -> None:
     [h] = ssh_fleet(1)
     [host] = _register(workspace, [h])
-    bob = _key(tmp_path / "keys", "bob")
+    bob = ssh_key("bob")
     workspace.set_user_key("bob", bob.with_suffix(".pub").read_text())
     # breast-cancer v2 reaches the host unreviewed first (its policy allows it for now)
     policy = Path(workspace.path) / "policies" / "breast-cancer.toml"
@@ -79,7 +73,7 @@ def _walk(h: Any, host: Any, workspace: Workspace, host_wheelhouse: Any, bob: Pa
     # diabetes may deploy unreviewed (the demo's policy) — but this host refuses it
     unsigned = _deploy(workspace, "diabetes@staging", [host], host_wheelhouse)
     [r] = unsigned.results
-    assert r.outcome == "failed" and "only runs approved releases" in r.error, r
+    assert r.outcome == "failed" and "runs only releases its reviewers signed" in r.error, r
     assert ro.host_state(workspace, host, lambda n: None).release_id == before
 
     # breast-cancer under the default policy: nothing deploys before a reviewer approves

@@ -478,6 +478,20 @@ class SshFleet:
         self._write_known_hosts()
         host.start()
 
+    def forced_key(self, name: str, command: str) -> Path:
+        """A new client key whose ``authorized_keys`` line (every host) is
+        ``command="COMMAND",restrict``: whatever a client asks, the host runs ``command``
+        as its user, from its home, with the request in ``$SSH_ORIGINAL_COMMAND`` — what a
+        host's admin does to pin what a key may run. Returns the private key's path."""
+        with self._lock:
+            key = self.base / "client" / f"forced-{name}"
+            _run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", f"modeldeck-tests-{name}",
+                  "-f", str(key)])
+            line = f'command="{command}",restrict {key.with_suffix(".pub").read_text().strip()}'
+            with self.authorized_keys_path.open("a") as fh:
+                fh.write(line + "\n")
+            return key
+
     @property
     def all_hosts(self) -> list[SshHost]:
         return list(self._hosts)

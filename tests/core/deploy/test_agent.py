@@ -355,6 +355,93 @@ def test_wheelhouse_and_install_env(make_agent: Callable[[], Agent], tmp_path: P
     assert not (agent.root / "envs" / "h2.partial").exists()
 
 
+def _pinned(root: Path, original: str | None, *options: str, stdin: bytes = b""
+            ) -> tuple[int, dict[str, Any]]:
+    """The agent as a deploy key's forced command, asked ``original`` by the client."""
+    env = {k: v for k, v in os.environ.items() if k != "SSH_ORIGINAL_COMMAND"}
+    if original is not None:
+        env["SSH_ORIGINAL_COMMAND"] = original
+    done = subprocess.run([sys.executable, str(AGENT), "--pinned", "--root", str(root),
+                           *options], input=stdin, capture_output=True, env=env, timeout=180)
+    [line] = done.stdout.decode().splitlines()
+    return done.returncode, json.loads(line)
+
+
+def test_a_pinned_agent_runs_only_its_own_calls_with_its_admins_settings(
+        tmp_path: Path) -> None:
+    import hashlib
+
+    root, house, signers = tmp_path / "root", tmp_path / "wheels", tmp_path / "signers"
+    house.mkdir()
+    _wheel(house)
+    options = ("--allowed-signers", str(signers), "--wheelhouse", str(house))
+    digest = hashlib.sha256(AGENT.read_bytes()).hexdigest()
+    for original in (None, "sh -c 'touch owned'", "modeldeck-agent --root /tmp probe",
+                     "internal-sftp", "modeldeck-agent nonsense"):
+        code, hello = _pinned(root, original, *options)
+        assert code == 2 and hello["pinned"] is True, (original, hello)
+        assert hello["agent_sha256"] == digest and hello["root"] == str(root.resolve())
+    assert not (tmp_path / "owned").exists()
+    code, probe = _pinned(root, "modeldeck-agent probe", *options)
+    assert code == 0 and probe["pinned"] and probe["requires_signatures"], probe
+    assert probe["pinned_wheelhouse"] == str(house)
+    code, bad = _pinned(root, "modeldeck-agent probe --root /tmp", *options)
+    assert code == 1 and "bad usage" in bad["error"]
+
+    # environments: requirements on stdin, name==version only, wheels from the admin's
+    code, refused = _pinned(root, "modeldeck-agent install-env --hash h1 "
+                                  "--requirements-file /etc/passwd", *options)
+    assert code == 1 and "on stdin only" in refused["error"]
+    code, refused = _pinned(root, "modeldeck-agent install-env --hash h1 --requirements-file -",
+                            *options, stdin=b"--find-links /tmp\nmdagent_probe==1.0\n")
+    assert code == 1 and "only name==version" in refused["error"]
+    code, refused = _pinned(root, "modeldeck-agent verify-wheels", *options,
+                            stdin=b'{"files": {}}')
+    assert code == 1 and "takes no wheels from the desktop" in refused["error"]
+    # the admin's Python or environments it installed itself (the deploy over SSH installs
+    # one: tests/deploy/test_deploy_pinned.py); faults are not taken
+    for python in ("/bin/sh", str(root / "envs" / "h2" / "bin" / "python")):
+        code, refused = _pinned(root, f"modeldeck-agent restart --python {python}", *options)
+        assert code == 1 and "runs only" in refused["error"], refused
+    code, answer = _pinned(root, f"modeldeck-agent restart --python {sys.executable}",
+                           *options)
+    assert code == 1 and "no release is current" in answer["error"], answer
+    code, refused = _pinned(root, "modeldeck-agent --fault after-lock lock --owner {}",
+                            *options)
+    assert code == 2
+
+
+def test_receive_takes_only_the_files_of_the_upload(make_agent: Callable[[], Agent],
+                                                    built: dict[str, Path]) -> None:
+    agent = make_agent()
+    folder = built["a"]
+    rid = release_id(folder)
+    code, refused = agent.run("receive", "--release", rid, stdin=b"")
+    assert code == 1 and "no upload of release" in refused["error"]
+    missing = agent.ok("prepare", "--release", rid,
+                       stdin=(folder / "manifest.json").read_bytes())["missing"]
+
+    def frames(*names: str, data: bytes | None = None) -> bytes:
+        out = b""
+        for name in names:
+            body = (folder / name).read_bytes() if data is None else data
+            out += json.dumps({"path": name, "size": len(body), "mode": 0o644}).encode()
+            out += b"\n" + body
+        return out + b"\n"
+
+    code, refused = agent.run("receive", "--release", rid, stdin=frames("../evil", data=b"x"))
+    assert code == 1 and "unsafe path" in refused["error"]
+    code, refused = agent.run("receive", "--release", rid, stdin=frames("code/extra.py",
+                                                                         data=b"x"))
+    assert code == 1 and "not a file of release" in refused["error"]
+    truncated = frames(missing[0])[:-40]
+    code, refused = agent.run("receive", "--release", rid, stdin=truncated)
+    assert code == 1 and "ended after" in refused["error"]
+    got = agent.ok("receive", "--release", rid, stdin=frames(*missing))
+    assert got["files"] == len(missing)
+    assert agent.ok("stage", "--release", rid)["files"] > 0
+
+
 # -- with servers ----------------------------------------------------------------------------
 
 def test_deploy_redeploy_hard_links_status_fetch_prune(
