@@ -93,3 +93,18 @@ def ssh_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
         yield env
     finally:
         os.kill(pid, signal.SIGTERM)
+
+
+@pytest.fixture
+def ssh_key(tmp_path: Path) -> Callable[[str], Path]:
+    """Factory: ``ssh_key(name)`` makes a passphrase-less ed25519 key pair
+    ``<tmp>/keys/<name>`` (+ ``.pub``, comment ``name``) with ssh-keygen."""
+
+    def make(name: str) -> Path:
+        path = tmp_path / "keys" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f",
+                        str(path)], check=True)
+        return path
+
+    return make

@@ -143,8 +143,11 @@ def _pull_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
                       release_id=str(profiles.get("release", ""))), profiles, rows
 
 
-def _store(workspace: Any, result: PullResult, profiles: dict[str, Any],
-           rows: pd.DataFrame) -> PullResult:
+def store_pulled(workspace: Any, result: PullResult, profiles: dict[str, Any],
+                 rows: pd.DataFrame) -> PullResult:
+    """Keep what was pulled from ``result.host`` in the workspace: its profiles merged by
+    window (newest answer wins) and its logged rows merged by prediction id (the newer
+    copy, with its label, wins)."""
     folder = pulled_folder(workspace, result.model)
     folder.mkdir(parents=True, exist_ok=True)
     # profiles: merged by window start, newest answer wins
@@ -227,7 +230,7 @@ def pull(workspace: Any, hosts: Sequence[Any], *, since: str | None = None,
             result, profiles, rows = future.result()
             if result.ok:
                 try:
-                    result = _store(workspace, result, profiles, rows)
+                    result = store_pulled(workspace, result, profiles, rows)
                 except (OSError, ValueError) as exc:
                     result = PullResult(result.host, False, error=f"cannot store: {exc}")
             results.append(result)

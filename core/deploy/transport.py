@@ -418,7 +418,7 @@ def _client(endpoint: Endpoint, *, known_hosts: list[Path], trust_hint: str, soc
             f"that DIFFERS from the one trusted before ({exc.expected_key.fingerprint}): "
             "this may be a man-in-the-middle attack, nothing was sent",
             "ask the host's admin whether the key really changed; only then remove the old "
-            f"key (`modeldeck hosts untrust`) and trust the new one explicitly",
+            "key (`modeldeck hosts untrust`) and trust the new one explicitly",
             fingerprint=exc.key.fingerprint, key_type=exc.key.get_name(),
             changed=True) from None
     except paramiko.AuthenticationException as exc:

@@ -110,7 +110,7 @@ _WHOLE_NUMBER = re.compile(r"^[+-]?\d+\.0+$")
 
 
 
-def _label_key(value: Any) -> str | None:
+def label_key(value: Any) -> str | None:
     """A label as text, so that 1, 1.0, "1" and np.int64(1) match; ``None`` if missing."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -155,9 +155,9 @@ def class_indices(values: Sequence[Any] | np.ndarray | pd.Series,
     numpy.ndarray
         ``int64`` indices.
     """
-    lookup = {_label_key(c): i for i, c in enumerate(classes)}
+    lookup = {label_key(c): i for i, c in enumerate(classes)}
     items = values.tolist() if isinstance(values, (np.ndarray, pd.Series)) else list(values)
-    return np.fromiter((lookup.get(_label_key(v), -1) for v in items), dtype=np.int64,
+    return np.fromiter((lookup.get(label_key(v), -1) for v in items), dtype=np.int64,
                        count=len(items))
 
 
@@ -553,7 +553,7 @@ def _key_counts(values: np.ndarray) -> dict[str, int]:
     per_value = np.bincount(codes[codes >= 0], minlength=len(uniques))
     out: dict[str, int] = {}
     for value, n in zip(uniques.tolist(), per_value.tolist()):
-        key = _label_key(value)
+        key = label_key(value)
         if key is not None and n:
             out[key] = out.get(key, 0) + int(n)
     return out
@@ -567,7 +567,7 @@ def _class_mix(ref_pred: np.ndarray, cur_pred: np.ndarray, classes: Sequence[str
         return None, "no predictions in the reference"
     if not cur_keys:
         return None, "no predictions in the current window"
-    cells = [str(_label_key(c)) for c in classes] or sorted(ref_keys)
+    cells = [str(label_key(c)) for c in classes] or sorted(ref_keys)
     for k in sorted(set(ref_keys) - set(cells)):
         cells.append(k)
     index = {c: i for i, c in enumerate(cells)}
@@ -751,8 +751,8 @@ def realized_performance(y_true: Sequence[Any] | np.ndarray | pd.Series,
             pr = None if proba is None else np.asarray(proba, dtype=np.float64)[keep]
             metrics = holdout_metrics(task, cls[ti[keep]], cls[pi[keep]], pr, tuple(classes))
         else:
-            tk = np.array([_label_key(v) for v in y_true_a], dtype=object)
-            pk = np.array([_label_key(v) for v in y_pred_a], dtype=object)
+            tk = np.array([label_key(v) for v in y_true_a], dtype=object)
+            pk = np.array([label_key(v) for v in y_pred_a], dtype=object)
             keep = np.array([a is not None and b is not None for a, b in zip(tk, pk)],
                             dtype=bool)
             if not keep.any():
@@ -1214,13 +1214,13 @@ class PerformanceEstimator:
                 name = str(column)
                 if name.startswith(PROBA_PREFIX):
                     by_class[name[len(PROBA_PREFIX):]] = column
-            missing = [c for c in self.classes if str(_label_key(c)) not in by_class
+            missing = [c for c in self.classes if str(label_key(c)) not in by_class
                        and str(c) not in by_class]
             if missing:
                 raise DataError(f"no probability column for class(es) "
                                 f"{', '.join(map(str, missing))}",
                                 "pass the predictions frame with its proba_<class> columns")
-            columns = [by_class.get(str(c), by_class.get(str(_label_key(c))))
+            columns = [by_class.get(str(c), by_class.get(str(label_key(c))))
                        for c in self.classes]
             matrix = np.array(proba[columns].apply(pd.to_numeric, errors="coerce")
                               .to_numpy(dtype=np.float64, na_value=np.nan))

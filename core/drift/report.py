@@ -423,7 +423,7 @@ def analyze(
     host_column = _pick(host_column, DEFAULT_HOST_COLUMN, data, spec, "host")
     if since is not None or until is not None:
         data, frames = _time_range(data, frames, time_column, since, until)
-    labels, starts, ends = _window_labels(frames, data, time_column, window or "day")
+    labels, starts, ends = window_labels(frames, data, time_column, window or "day")
     window_unit = (window or "day") if time_column else None
     hosts_col = (data[host_column].astype("string").fillna("(unknown)").to_numpy()
                  if host_column else None)
@@ -956,7 +956,9 @@ def _pick(explicit: str | None, default: str, data: pd.DataFrame, spec: Referenc
     return None
 
 
-def _instant(value: str | datetime, what: str) -> pd.Timestamp:
+def parse_instant(value: str | datetime, what: str) -> pd.Timestamp:
+    """``value`` (a date, a time, ISO text) as a UTC timestamp (naive means UTC); ``what``
+    names the option in the error (``--since``)."""
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError):
@@ -973,8 +975,8 @@ def _time_range(data: pd.DataFrame, frames: list[tuple[str, pd.DataFrame]],
     if time_column is None:
         raise DataError("a time range needs a time column, and the current data has none",
                         "add a 'timestamp' column or name one with --time-column")
-    low = _instant(since, "since") if since is not None else None
-    high = _instant(until, "until") if until is not None else None
+    low = parse_instant(since, "since") if since is not None else None
+    high = parse_instant(until, "until") if until is not None else None
     if low is not None and high is not None and high <= low:
         raise InvalidInputError("the time range is empty: --until is not after --since",
                                 "swap or widen the two dates")
@@ -1001,9 +1003,12 @@ def _time_range(data: pd.DataFrame, frames: list[tuple[str, pd.DataFrame]],
 _WINDOW_FORMAT = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "%G-W%V"}
 
 
-def _window_labels(frames: list[tuple[str, pd.DataFrame]], data: pd.DataFrame,
-                   time_column: str | None, unit: str
-                   ) -> tuple[np.ndarray, dict[str, datetime | None], dict[str, datetime | None]]:
+def window_labels(frames: list[tuple[str, pd.DataFrame]], data: pd.DataFrame,
+                  time_column: str | None, unit: str
+                  ) -> tuple[np.ndarray, dict[str, datetime | None], dict[str, datetime | None]]:
+    """The window of each row of ``data`` (the ``frames`` concatenated): by ``unit``
+    (hour, day, week) of ``time_column``, or one window per frame without one; with each
+    window's start and end."""
     if time_column is None:
         labels = np.concatenate([np.full(len(f), name, dtype=object) for name, f in frames])
         return labels, {n: None for n, _ in frames}, {n: None for n, _ in frames}

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from modeldeck.core.datafiles import read_table
-from modeldeck.core.drift.performance import _label_key
+from modeldeck.core.drift.performance import label_key
 from modeldeck.core.errors import DataError, InvalidInputError
 from modeldeck.core.registry import Registry, VersionInfo
 from modeldeck.core.registry.lineage import fingerprint
@@ -418,7 +418,7 @@ def import_labels(workspace: Workspace, model: str, data: str | Path | pd.DataFr
                         "column with --label-column")
     id_col = _pick_column(frame, id_column, (ID_COLUMN,), "prediction id", source)
     label_values = frame[label_column].to_numpy(dtype=object)
-    has_label = np.array([_label_key(v) is not None for v in label_values], dtype=bool)
+    has_label = np.array([label_key(v) is not None for v in label_values], dtype=bool)
     empty = int((~has_label).sum())
     rows_no = np.arange(1, len(frame) + 1)
     if id_col is not None:
@@ -579,7 +579,7 @@ def load_feedback(workspace: Workspace, model: str, *, target: str | None = None
     logged[target] = logged[target].astype(object)
     logged["source"] = PULLED
     logged["label_source"] = logged[target].map(
-        lambda v: PULLED if _label_key(v) is not None else None).astype(object)
+        lambda v: PULLED if label_key(v) is not None else None).astype(object)
     if "ts" in logged.columns:
         logged["ts"] = pd.to_datetime(logged["ts"], utc=True, format="ISO8601")
 
@@ -587,7 +587,7 @@ def load_feedback(workspace: Workspace, model: str, *, target: str | None = None
     # Every label an id got, in precedence order: the pulled one, then imports oldest first.
     claims: dict[str, list[tuple[Any, str]]] = {}
     for pid, label in zip(logged[ID_COLUMN].tolist(), logged[target].tolist()):
-        if _label_key(label) is not None:
+        if label_key(label) is not None:
             claims.setdefault(pid, []).append((label, PULLED))
     feature_frames: list[pd.DataFrame] = []
     for item in imports:
@@ -617,7 +617,7 @@ def load_feedback(workspace: Workspace, model: str, *, target: str | None = None
         winner[pid] = got[-1]
         if len(got) > 1:
             duplicates.append(pid)
-            if len({_label_key(label) for label, _ in got}) > 1:
+            if len({label_key(label) for label, _ in got}) > 1:
                 conflicts.append(LabelConflict(pid, tuple(label for label, _ in got),
                                                tuple(src for _, src in got)))
     if winner:
@@ -628,7 +628,7 @@ def load_feedback(workspace: Workspace, model: str, *, target: str | None = None
         labels[at] = [v[0] for v in winner.values()]
         sources[at] = [v[1] for v in winner.values()]
         logged[target], logged["label_source"] = labels, sources
-    has = logged[target].map(_label_key).notna().to_numpy()
+    has = logged[target].map(label_key).notna().to_numpy()
     from_pulled = int((logged["label_source"].to_numpy(dtype=object)[has] == PULLED).sum())
     rows = pd.concat([logged, *feature_frames], ignore_index=True) if feature_frames \
         else logged

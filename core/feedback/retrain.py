@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from modeldeck.core.drift.performance import class_indices, realized_performance
-from modeldeck.core.drift.report import _instant, _window_labels
+from modeldeck.core.drift.report import parse_instant, window_labels
 from modeldeck.core.errors import DataError, ModelFileError, NotFoundError
 from modeldeck.core.feedback.labels import FeedbackData, _frame, load_feedback, scorable
 from modeldeck.core.progress import CancelToken, Operation, ProgressEvent, scaled
@@ -276,7 +276,7 @@ def _reference_part(registry: Registry, version: VersionInfo,
 
 def _windows(rows: pd.DataFrame, unit: str) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
     """Window labels of rows with a time, cut as the drift report cuts them."""
-    return _window_labels([("feedback", rows)], rows, "ts", unit)
+    return window_labels([("feedback", rows)], rows, "ts", unit)
 
 
 def _iso(value: Any) -> str | None:
@@ -457,7 +457,7 @@ def retrain(workspace: Workspace, ref: str, *, with_feedback: bool = True,
             rows = rows.assign(ts=pd.Series(pd.NaT, index=rows.index,
                                             dtype="datetime64[ns, UTC]"))
         if since is not None:
-            low = _instant(since, "since")
+            low = parse_instant(since, "since")
             before = (rows["ts"] < low).to_numpy() | rows["ts"].isna().to_numpy()
             if before.any():
                 left_out["before --since"] = int(before.sum())

@@ -4,6 +4,7 @@ timeline, verify (checked again with plain `ssh-keygen -Y verify`), policy."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,19 +15,12 @@ BOB = {"MODELDECK_USER": "bob"}
 FAST = '[gates]\nskip = ["latency", "drift"]\n'
 
 
-def _key(tmp_path: Path, name: str) -> Path:
-    path = tmp_path / "keys" / name
-    path.parent.mkdir(exist_ok=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f",
-                    str(path)], check=True)
-    return path
-
-
 @pytest.fixture
-def reviewed(invoke, demo_ws: Path, tmp_path: Path) -> dict[str, Path]:
+def reviewed(invoke, demo_ws: Path, tmp_path: Path,
+             ssh_key: Callable[[str], Path]) -> dict[str, Path]:
     """bob's key registered by the admin; a fast policy for breast-cancer; bob's and a
     stranger's private keys."""
-    keys = {name: _key(tmp_path, name) for name in ("bob", "stranger")}
+    keys = {name: ssh_key(name) for name in ("bob", "stranger")}
     ok(invoke("users", "set-key", "bob", keys["bob"].with_suffix(".pub"), ws=demo_ws))
     (demo_ws / "policies").mkdir(exist_ok=True)
     (demo_ws / "policies" / "breast-cancer.toml").write_text(FAST)

@@ -9,6 +9,7 @@ core; approvals are signed by core with ``ssh-keygen -Y sign`` and verified agai
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,17 +29,9 @@ FAST_POLICY = '[gates]\nskip = ["latency", "drift"]\n'
 ALL_GATES_POLICY = "[latency]\nbudget_ms = 60000.0\n"
 
 
-def make_key(folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f",
-                    str(path)], check=True)
-    return path
-
-
 @pytest.fixture
-def keys(tmp_path: Path) -> dict[str, Path]:
-    return {name: make_key(tmp_path / "keys", name) for name in ("bob", "dave")}
+def keys(ssh_key: Callable[[str], Path]) -> dict[str, Path]:
+    return {name: ssh_key(name) for name in ("bob", "dave")}
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def serve_days(ws: Workspace, log_dir: Path, days: Iterable[int], *,
     of ``labeled_days`` (a ``label_share`` of their rows) and store the pull's files.
 
     Returns each host's logged rows (with ``host`` and the true label in ``true_label``)."""
-    from modeldeck.core.deploy.pull import PullResult, _store
+    from modeldeck.core.deploy.pull import PullResult, store_pulled
     from modeldeck.core.runtime.ids import IdAllocator
     from modeldeck.core.runtime.logstore import LogBatch, LogStore
 
@@ -90,8 +90,8 @@ def serve_days(ws: Workspace, log_dir: Path, days: Iterable[int], *,
             rows = store.rows(limit=1_000_000)
         finally:
             store.close()
-        _store(ws, PullResult(host, True, model=info.model, version=info.version,
-                              release_id="demo"), {"windows": []}, rows)
+        store_pulled(ws, PullResult(host, True, model=info.model, version=info.version,
+                                    release_id="demo"), {"windows": []}, rows)
         rows = rows.assign(host=host, true_label=rows["prediction_id"].map(truth))
         out[host] = rows
     return out

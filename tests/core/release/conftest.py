@@ -7,16 +7,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from release_helpers import ADMIN, FAST_POLICY, Demo, make_key
+from release_helpers import ADMIN, FAST_POLICY, Demo
 
 from modeldeck.core.workspace import Workspace
 
 
 @pytest.fixture
-def demo(make_workspace: Callable[..., Path], tmp_path: Path) -> Iterator[Demo]:
+def demo(make_workspace: Callable[..., Path],
+         ssh_key: Callable[[str], Path]) -> Iterator[Demo]:
     """The demo with reviewers bob and dave holding registered keys (fast policy)."""
     path = make_workspace()
-    keys = {name: make_key(tmp_path / "keys", name) for name in ("bob", "dave", "mallory")}
+    keys = {name: ssh_key(name) for name in ("bob", "dave", "mallory")}
     with Workspace.open(path, actor=ADMIN) as ws:
         ws.add_user("dave", "reviewer")
         for name in ("bob", "dave"):

@@ -8,7 +8,6 @@ theirs registered, ``mallory``'s key belongs to nobody.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,15 +18,6 @@ from modeldeck.core.workspace import Workspace
 ADMIN = "carol"
 #: A policy that skips the two slowest gates, for tests about approvals, not gates.
 FAST_POLICY = '[gates]\nskip = ["latency", "drift"]\n'
-
-
-def make_key(folder: Path, name: str) -> Path:
-    """A fresh passphrase-less ed25519 key pair ``folder/name`` (+ ``.pub``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f",
-                    str(path)], check=True)
-    return path
 
 
 @dataclass

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from release_helpers import make_key
 
 from modeldeck.core.release import signing
 from modeldeck.core.release.signing import SigningError
@@ -24,8 +24,9 @@ def test_manifest_message_is_the_sha256_hex_and_a_newline(tmp_path: Path) -> Non
     assert signing.manifest_message(manifest) == expected == signing.manifest_message(b"{}")
 
 
-def test_a_signature_verifies_only_for_its_key_message_and_name(tmp_path: Path) -> None:
-    bob, other = make_key(tmp_path, "bob"), make_key(tmp_path, "other")
+def test_a_signature_verifies_only_for_its_key_message_and_name(
+        ssh_key: Callable[[str], Path]) -> None:
+    bob, other = ssh_key("bob"), ssh_key("other")
     message = signing.manifest_message(b"release")
     signature = signing.sign(message, bob)
     assert signature.startswith("-----BEGIN SSH SIGNATURE-----")
@@ -36,8 +37,9 @@ def test_a_signature_verifies_only_for_its_key_message_and_name(tmp_path: Path) 
     assert not signing.verify(message, "", "bob", _pub(bob))
 
 
-def test_signatures_are_checkable_with_plain_ssh_keygen(tmp_path: Path) -> None:
-    bob, dave = make_key(tmp_path, "bob"), make_key(tmp_path, "dave")
+def test_signatures_are_checkable_with_plain_ssh_keygen(
+        tmp_path: Path, ssh_key: Callable[[str], Path]) -> None:
+    bob, dave = ssh_key("bob"), ssh_key("dave")
     message = signing.manifest_message(b"release")
     (tmp_path / "bob.sig").write_text(signing.sign(message, bob))
     users = [User("bob", "reviewer", _pub(bob), "", ""), ("dave", _pub(dave)),
@@ -57,13 +59,14 @@ def test_signatures_are_checkable_with_plain_ssh_keygen(tmp_path: Path) -> None:
     assert verify("bob", "git") != 0  # a release signature is no commit signature
 
 
-def test_signing_errors_name_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_signing_errors_name_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     ssh_key: Callable[[str], Path]) -> None:
     with pytest.raises(SigningError, match="no private key file at") as caught:
         signing.sign(b"x\n", tmp_path / "missing")
     assert "not the .pub" in (caught.value.fix or "")
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     with pytest.raises(SigningError, match="no ssh-agent is running"):
-        signing.sign(b"x\n", None, public_key=_pub(make_key(tmp_path, "k")))
+        signing.sign(b"x\n", None, public_key=_pub(ssh_key("k")))
     (tmp_path / "junk").write_text("not a key\n")
     with pytest.raises(SigningError, match="could not sign with key"):
         signing.sign(b"x\n", tmp_path / "junk")
