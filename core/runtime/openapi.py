@@ -210,6 +210,14 @@ def _time_parameter(name: str, description: str) -> dict[str, Any]:
             "schema": {"type": "string", "format": "date-time"}}
 
 
+#: ``"event_time"`` of a predict request (see Validator.predict_request).
+_EVENT_TIME = {"type": "string", "format": "date-time",
+               "description": "When the rows happened (ISO 8601 with a time zone), for a "
+                              "batch scored after the fact: the prediction log files them "
+                              "under that time. At most 5 minutes ahead, and no older "
+                              "than the log keeps. Default: now."}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -288,11 +296,13 @@ def _schemas(columns: tuple[ColumnSchema, ...], task: str, labels: list[Any] | N
         "PredictRequest": {"oneOf": [
             _ref("Records"),
             {"type": "object", "properties": {"records": _ref("Records"),
-                                              "probabilities": {"type": "boolean"}},
+                                              "probabilities": {"type": "boolean"},
+                                              "event_time": _EVENT_TIME},
              "required": ["records"], "additionalProperties": False},
             {"type": "object", "properties": {"columns": _ref("ColumnNames"),
                                               "data": _ref("Rows"),
-                                              "probabilities": {"type": "boolean"}},
+                                              "probabilities": {"type": "boolean"},
+                                              "event_time": _EVENT_TIME},
              "required": ["columns", "data"], "additionalProperties": False},
         ]},
         "InvocationsRequest": {"oneOf": [

@@ -35,6 +35,8 @@ from modeldeck.core.runtime.validation import RequestError, Rows, Validator
 log = logging.getLogger("modeldeck.runtime.service")
 
 STARTING, READY, FAILED, STOPPING = "starting", "ready", "failed", "stopping"
+#: How far ahead of the server's clock a request's ``event_time`` may be (clock skew).
+EVENT_TIME_SKEW = 300.0
 
 
 @dataclass(frozen=True)
@@ -249,8 +251,17 @@ class Service:
         return predictor
 
     def serve(self, rows: Rows, source: str) -> Served:
-        """Predict ``rows``, give them ids, log them and push them to the webhook."""
+        """Predict ``rows``, give them ids, log them (under their ``event_time`` when the
+        request gave one) and push them to the webhook."""
         predictor = self.require_ready()
+        now = time.time()
+        at = rows.options.get("event_time", now)
+        if not now - self.config.log_max_age_days * 86_400 <= at <= now + EVENT_TIME_SKEW:
+            raise RequestError(
+                422, "bad_event_time", f"the event time {_iso(at)} is "
+                + ("in the future" if at > now else
+                   f"older than the log keeps ({self.config.log_max_age_days:g} days)"),
+                "send rows of the log's time span (log_max_age_days in the server config)")
         try:
             predictions, proba = predictor.predict_rows(rows)
         except (ValueError, ArithmeticError) as exc:
@@ -273,7 +284,7 @@ class Service:
         if self.log is not None:
             from modeldeck.core.runtime.logstore import LogBatch
 
-            batch = LogBatch(ts=time.time(), boot=served.boot, first=first, n=rows.n,
+            batch = LogBatch(ts=at, boot=served.boot, first=first, n=rows.n,
                              inputs=rows, predictions=predictions, probabilities=proba,
                              source=source)
             if not self.log.append(batch):
@@ -472,6 +483,10 @@ class Service:
                                                       "folder.",
                                                       lambda: self.webhook.dead_lettered)
         return out
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
 
 
 def _clean(value: Any) -> Any:

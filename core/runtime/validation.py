@@ -96,7 +96,7 @@ _NA_TEXT = frozenset(("", "na", "n/a", "nan", "-nan", "null", "none", "nat", "#n
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
 _NAT = np.datetime64("NaT", "ns")
 EXAMPLE_TIME = "2024-05-01T13:45:00Z"
-_PREDICT_KEYS = ("records", "columns", "data", "probabilities")
+_PREDICT_KEYS = ("records", "columns", "data", "probabilities", "event_time")
 _MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _SPLIT_KEYS = ("columns", "data", "index")
 
@@ -277,6 +277,29 @@ class _Column:
 _Issue = tuple[int, int, str, Any, str]
 
 
+def event_time(value: Any) -> float:
+    """A request's ``"event_time"`` (ISO 8601 with a time zone) as epoch seconds.
+
+    Raises
+    ------
+    RequestError
+        422 ``bad_event_time``: not a date-time with a time zone.
+    """
+    from datetime import datetime
+
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        stamp = datetime.fromisoformat(value)
+        if stamp.tzinfo is None:
+            raise ValueError
+        return stamp.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise RequestError(422, "bad_event_time", f'"event_time" {_show(value)} is not a '
+                           "date and time with its time zone",
+                           'send e.g. "event_time": "2026-11-20T14:00:00Z"') from None
+
+
 class Validator:
     """Checks and converts requests and data files for one model's input schema.
 
@@ -401,14 +424,17 @@ class Validator:
 
         Accepted forms: a list of records ``[{"col": value, ...}, ...]``;
         ``{"records": [...]}``; ``{"columns": [...], "data": [[...], ...]}``. The object
-        forms may add ``"probabilities": true|false`` (in ``Rows.options``).
+        forms may add ``"probabilities": true|false`` and ``"event_time": ISO 8601 with a
+        time zone`` — when the rows happened, for a batch scored after the fact; the log
+        files them under that time (both in ``Rows.options``; the event time as epoch
+        seconds, checked against the log's bounds by the service).
 
         Raises
         ------
         RequestError
             400 ``bad_format`` / ``no_rows``, 413 ``too_many_rows``, 422 ``missing_column``,
             ``extra_column``, ``wrong_type``, ``missing_value``, ``not_finite``,
-            ``unknown_category``, ``bad_datetime``.
+            ``unknown_category``, ``bad_datetime``, ``bad_event_time``.
         """
         if type(payload) is list:
             return self._records(payload, {}, "the request body")
@@ -425,6 +451,8 @@ class Validator:
                 raise self._bad_format(f'"probabilities" must be true or false, not '
                                        f"{_show(flag)}")
             options["probabilities"] = flag
+        if "event_time" in payload:
+            options["event_time"] = event_time(payload["event_time"])
         if "records" in payload:
             if "columns" in payload or "data" in payload:
                 raise self._bad_format('the request has both "records" and "columns"/"data"')

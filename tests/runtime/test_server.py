@@ -255,6 +255,33 @@ def test_feedback_profiles_and_logged_rows(releases, start_server):
     assert "modeldeck_request_duration_seconds_bucket" in metrics
 
 
+def test_a_batch_scored_after_the_fact_is_logged_under_its_event_time(releases,
+                                                                      start_server):
+    from datetime import datetime, timedelta, timezone
+    from urllib.parse import urlencode
+
+    server = start_server(releases["breast-cancer"])
+    records, _expected = holdout(releases["breast-cancer"])
+    now = datetime.now(timezone.utc)
+    day = (now - timedelta(days=3)).replace(minute=15, second=0, microsecond=0)
+    r = server.post("/v1/predict", {"records": records[:30], "event_time": day.isoformat()})
+    assert r.status == 200, r.body
+    server.post("/v1/predict", {"records": records[30:40]})
+    window = day.replace(minute=0).isoformat()
+    profile = server.get("/v1/profile").json()
+    assert {w["start"][:19]: w["rows"] for w in profile["windows"]}[window[:19]] == 30
+    since, until = (day - timedelta(hours=1)).isoformat(), (day + timedelta(hours=1)).isoformat()
+    logged = server.get("/v1/predictions?" + urlencode({"since": since, "until": until})).json()
+    assert logged["rows"] == 30
+    for bad, said in ((now + timedelta(hours=1)).isoformat(), "in the future"), (
+            (now - timedelta(days=400)).isoformat(), "older than the log keeps"), (
+            "2026-11-20T14:00:00", "time zone"), (20261120, "time zone"):
+        r = server.post("/v1/predict", {"records": records[:1], "event_time": bad})
+        assert r.status == 422 and r.error["code"] == "bad_event_time", r.body
+        assert said in r.error["message"]
+    assert sum(w["rows"] for w in server.get("/v1/profile").json()["windows"]) == 40
+
+
 def test_a_damaged_release_is_never_ready_and_says_why(releases, start_server, tmp_path):
     damaged = copy_release(releases["breast-cancer"], tmp_path / "damaged")
     model = damaged / "model" / "model.skops"
