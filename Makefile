@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    set up .venv and open the GUI on a demo workspace ($(DEMO))"
 	@echo "make test   set up .venv and run the whole test suite"
-	@echo "make demo   (re)build the demo workspace only"
+	@echo "make demo   (re)build the living demo workspace only"
 	@echo "make lint   check the layering contracts"
 
 $(PY):
@@ -27,14 +27,18 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed-gui
 
+# The living demo: two local hosts serving with real traffic (`modeldeck demo --live`).
 $(DEMO)/modeldeck.db: | $(VENV)/.installed-gui
-	$(VENV)/bin/modeldeck --workspace $(DEMO) demo
+	$(VENV)/bin/modeldeck --workspace $(DEMO) demo --live
 
 demo: | $(VENV)/.installed-gui
+	-[ -f $(DEMO)/modeldeck.db ] && $(VENV)/bin/modeldeck --workspace $(DEMO) demo --stop
 	rm -rf $(DEMO)
-	$(VENV)/bin/modeldeck --workspace $(DEMO) demo
+	$(VENV)/bin/modeldeck --workspace $(DEMO) demo --live
 
+# `demo --live` on the living demo only starts the servers that stopped (after a reboot).
 run: $(VENV)/.installed-gui $(DEMO)/modeldeck.db
+	$(VENV)/bin/modeldeck --workspace $(DEMO) demo --live --quiet
 	$(VENV)/bin/modeldeck-gui --workspace $(DEMO)
 
 test: $(VENV)/.installed-test
@@ -44,4 +48,5 @@ lint: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/test_layering.py -q
 
 clean:
+	-[ -f $(DEMO)/modeldeck.db ] && $(VENV)/bin/modeldeck --workspace $(DEMO) demo --stop
 	rm -rf $(VENV) $(DEMO) .pytest_cache build *.egg-info

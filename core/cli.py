@@ -382,21 +382,74 @@ def init(app: _App) -> None:
         click.echo(f"  {app.command(rest)}\n      {why}")
 
 
+def _demo_live(app: _App, ws: Any, quiet: bool) -> None:
+    from modeldeck.core.deploy.hosts import HostStore
+    from modeldeck.core.demo_live import make_live
+    from modeldeck.core.progress import run
+
+    live = run(make_live(ws), _progress_printer(quiet, steps=(
+        "hosts", "rollout", "traffic", "pulling", "retraining", "done")))
+    hosts = {h.name: h for h in HostStore(ws).list()}
+    if not live.deployed:
+        click.echo("The living demo is serving" + (
+            f" (started {', '.join(live.started)})." if live.started else "."))
+    else:
+        click.echo(f"The demo is live in {ws.path}: {live.deployed} serves on")
+        for name in live.hosts:
+            click.echo(f"  {name}  http://{hosts[name].serve_bind}:{hosts[name].serve_port}"
+                       "/v1/predict")
+        click.echo(f"A week of production traffic went through them: {live.rows_sent} rows "
+                   f"served ({live.rows_rejected} refused: edge-2's feed lost values), "
+                   f"{live.labels_sent} labels returned, {live.rows_pulled} rows pulled.")
+        if live.candidate is not None:
+            click.echo(f"Retrained on them: {live.retrained}, release candidate "
+                       f"{live.candidate.id} ({live.candidate.status}).")
+    click.echo("\nTry:")
+    for rest in ("status", "drift breast-cancer@production --pulled",
+                 "feedback report breast-cancer@production", "release list",
+                 "demo --stop"):
+        click.echo("  " + app.command(rest))
+
+
 @cli.command()
+@click.option("--live", is_flag=True,
+              help="Also bring it to life on this machine: deploy to two local hosts, send "
+                   "a week of production traffic through their servers, return labels, "
+                   "pull, retrain (on a live demo: start the servers that stopped).")
+@click.option("--stop", is_flag=True, help="Stop the living demo's servers.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print progress.")
 @pass_app
-def demo(app: _App, quiet: bool) -> None:
+def demo(app: _App, live: bool, stop: bool, quiet: bool) -> None:
     """Fill the workspace with the demo (creating it if needed).
 
     Two models trained on data sets that ship with scikit-learn, two versions each,
     `staging` on version 2 and `production` on version 1, users alice (data-scientist)
-    and bob (reviewer), and in demo-data/ the files to try `register` with.
+    and bob (reviewer), and in demo-data/ the files to try `register` with. With --live,
+    `production` also runs on two local hosts (edge-1, edge-2) with real traffic, labels
+    and a retraining candidate awaiting bob's approval; nothing is faked.
+
+    \b
+    Examples:
+      modeldeck --workspace demo-ws demo --live
+      modeldeck --workspace demo-ws demo --stop
     """
-    from modeldeck.core.demo import build_demo
+    from modeldeck.core.demo import DEMO_MODELS, build_demo
     from modeldeck.core.progress import run
 
     ws = app.workspace(create=True)
-    run(build_demo(ws), _progress_printer(quiet, steps=("training", "done")))
+    if stop:
+        from modeldeck.core.demo_live import stop_live
+
+        stopped = stop_live(ws)
+        click.echo(f"Stopped the servers of {', '.join(stopped)}." if stopped
+                   else "No server of the living demo was running.")
+        return
+    have = {m.name for m in app.registry().list_models()} & set(DEMO_MODELS)
+    if not (live and have):
+        run(build_demo(ws), _progress_printer(quiet, steps=("training", "done")))
+    if live:
+        _demo_live(app, ws, quiet)
+        return
     registry = app.registry()
     click.echo(f"Demo ready in {ws.path}\n")
     click.echo(_models_table(registry.list_models()))
