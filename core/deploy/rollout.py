@@ -1161,7 +1161,7 @@ def plan(workspace: Any, ref: str, hosts: Sequence[Any], options: DeployOptions
 
     def one(host: Any) -> HostPlan:
         try:
-            session = HostSession.start(trust.connect(workspace, host, lookup), host)
+            session = HostSession.look(trust.connect(workspace, host, lookup), host)
         except ModelDeckError as exc:
             return HostPlan(host=host.name, reachable=False, target=release.release_id,
                             action="refused", problems=[str(exc)])

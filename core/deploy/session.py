@@ -86,11 +86,15 @@ class HostSession:
     agent there must be this ModelDeck's."""
 
     def __init__(self, connection: tp.Connection, host: Any, root: str,
-                 pinned: bool = False) -> None:
+                 pinned: bool = False, agent_dir: str | None = None) -> None:
         self.connection = connection
         self.host = host
         self.root = root
         self.pinned = pinned
+        #: where the agent runs from: ``<root>/.modeldeck``, or a temporary folder of a
+        #: :meth:`look` session (removed by :meth:`close`)
+        self.agent_dir = agent_dir or f"{root}/.modeldeck"
+        self._temporary = agent_dir is not None
 
     @property
     def name(self) -> str:
@@ -112,6 +116,35 @@ class HostSession:
         if len(lines) < 2 or lines[1].strip() != digest:
             session._upload_agent(source, digest)
         return session
+
+    @classmethod
+    def look(cls, connection: tp.Connection, host: Any) -> HostSession:
+        """A session that changes nothing on the host (for ``deploy --plan``): neither the
+        deploy root nor the agent is created; when the host's agent is missing or out of
+        date, this one runs from a temporary folder, removed by :meth:`close`. Only
+        read-only agent calls (probe, status, plan) belong on it."""
+        source = agent_source()
+        digest = hashlib.sha256(source).hexdigest()
+        found = connection.run(
+            f"R={_root_expression(host.root)}; if [ -d \"$R\" ]; then cd \"$R\" && pwd -P "
+            "&& (cat .modeldeck/agent.sha256 2>/dev/null || true); else echo \"$R\"; fi")
+        hello = _pinned_hello(found)
+        if hello is not None:
+            return cls._pinned(connection, host, hello, digest)
+        lines = found.text().splitlines()
+        root = cls._root_from(found, lines, host)
+        if len(lines) >= 2 and lines[1].strip() == digest:
+            return cls(connection, host, root)
+        made = connection.run("mktemp -d \"${TMPDIR:-/tmp}/modeldeck-plan.XXXXXX\"")
+        folder = made.text().strip()
+        if made.returncode != 0 or not folder:
+            raise DeployError(f"{host.name}: cannot make a temporary folder for the agent "
+                              f"({made.error_text()})", "check the host's /tmp")
+        with tempfile.NamedTemporaryFile(suffix=".py") as fh:
+            fh.write(source)
+            fh.flush()
+            connection.put(Path(fh.name), f"{folder}/agent.py")
+        return cls(connection, host, root, agent_dir=folder)
 
     @classmethod
     def start_and_run(cls, connection: tp.Connection, host: Any, command: str, *args: str,
@@ -216,7 +249,7 @@ class HostSession:
             The agent failed (its error and fix), or the host's Python could not run it.
         """
         words = ([PINNED_WORD, command, *args] if self.pinned else
-                 [self.host.python, "-c", agent_boot(), self.path(".modeldeck"),
+                 [self.host.python, "-c", agent_boot(), self.agent_dir,
                   "--root", self.root, command, *args])
         done = self.connection.run(" ".join(tp.quote(w) for w in words), stdin=stdin,
                                    timeout=timeout)
@@ -295,4 +328,9 @@ class HostSession:
                               "check the host's free disk and permissions")
 
     def close(self) -> None:
+        if self._temporary:
+            try:
+                self.connection.run(f"rm -rf {tp.quote(self.agent_dir)}")
+            except DeployError:
+                pass  # the connection is gone; the host's /tmp cleaning takes it
         self.connection.close()

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,7 +60,8 @@ def test_deploy_status_rollback_on_a_local_host(invoke, demo_ws: Path,
     plan = as_json(invoke("deploy", "breast-cancer@production", "--hosts", "box", "--plan",
                           "--json", ws=demo_ws))
     assert plan[0]["action"] == "upload and switch" and plan[0]["files_to_send"] > 0
-    assert not (root / "current").exists()  # a plan changes nothing
+    assert not root.exists()  # a plan changes nothing: no root, no agent left behind
+    assert not list(Path(tempfile.gettempdir()).glob("modeldeck-plan.*"))
 
     first = as_json(invoke("deploy", "breast-cancer@production", "--hosts", "box", "--json",
                            ws=demo_ws))
