@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from modeldeck.core.deploy.pull import pulled_files
 from modeldeck.core.drift import report as drift_report
 from modeldeck.core.errors import ModelDeckError
 from modeldeck.core.registry import Registry
@@ -279,6 +280,7 @@ class DriftPage(QWidget):
         self.feature: str | None = None
         self.window: str | None = None
         self._files_from_demo = False
+        self._files_pulled = False
         self._versions: dict[str, Any] = {}
         self._models_generation = 0
         self._versions_generation = 0
@@ -860,8 +862,13 @@ class DriftPage(QWidget):
         if chosen is not None:
             self.version_combo.setCurrentIndex(self.version_combo.findData(chosen.ref))
         if not self.current_files or self._files_from_demo:
-            files = demo_files(Path(self.workspace.path), name)
-            self._set_files(files, demo=bool(files))
+            # what the hosts served (pulled) comes first; else the demo's files
+            pulled = pulled_files(self.workspace, name)
+            if pulled:
+                self._set_files(pulled, demo=True, pulled=True)
+            else:
+                files = demo_files(Path(self.workspace.path), name)
+                self._set_files(files, demo=bool(files))
         self._update_actions()
         self.versions_loaded.emit(name)
 
@@ -891,12 +898,16 @@ class DriftPage(QWidget):
             raise ValueError(f"unknown window unit {unit!r}")
         self.window_combo.setCurrentIndex(index)
 
-    def _set_files(self, files: list[Path], *, demo: bool) -> None:
+    def _set_files(self, files: list[Path], *, demo: bool, pulled: bool = False) -> None:
+        """Use ``files``; ``demo``: preselected (replaced when the model changes);
+        ``pulled``: what ``pull`` fetched from the hosts (time ``ts``, host ``host``)."""
         self.current_files = list(files)
         self._files_from_demo = demo
+        self._files_pulled = pulled
         self.files_label.set_full_text(describe_files(self.current_files))
         self.files_label.setToolTip("\n".join(str(p) for p in self.current_files))
-        self.files_hint.setText("demo data, preselected" if demo and files else "")
+        self.files_hint.setText("pulled from the hosts" if pulled else
+                                "demo data, preselected" if demo and files else "")
         self.files_hint.setVisible(bool(demo and files))
         self._update_empty_text()
         self._update_actions()
@@ -925,9 +936,11 @@ class DriftPage(QWidget):
         window = unit if unit in drift_report.WINDOW_UNITS else None
         files = [str(p) for p in self.current_files]
         since, until = self.time_range()
+        columns = {"time_column": "ts", "host_column": "host"} if self._files_pulled else {}
         self.task = self.runner.run(
             drift_report.analyze, files, registry=self.registry, ref=ref, window=window,
             multivariate=self.multivariate_check.isChecked(), since=since, until=until,
+            **columns,
             title=f"Analyzing drift of {ref}", on_done=self._on_analysis_finished,
             on_error=self._on_analysis_errored, on_cancelled=self._on_analysis_cancelled)
         self.task.progressed.connect(self._on_task_progressed)

@@ -413,7 +413,11 @@ class FleetPage(QWidget):
             "be), or import them from the SSH config or Ansible inventory you already keep.",
             panel)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setMaximumWidth(520)
+        # a fixed width with its wrapped height: centred in a box layout, a wrapping
+        # label otherwise gets squeezed narrow and its last lines clipped
+        text.setFixedWidth(520)
+        text.ensurePolished()  # the stylesheet's font, before measuring
+        text.setMinimumHeight(text.heightForWidth(520))
         command = QLabel("modeldeck hosts import --ssh-config FILE", panel)
         command.setObjectName("fleetEmptyCommand")
         command.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
