@@ -6,13 +6,14 @@ PIP     = $(PY) -m pip
 DEMO   ?= .demo-workspace
 PYTEST_ARGS ?=
 
-.PHONY: run test venv demo lint clean help
+.PHONY: run test venv demo lint clean help screenshots
 
 help:
 	@echo "make run    set up .venv and open the GUI on a demo workspace ($(DEMO))"
 	@echo "make test   set up .venv and run the whole test suite"
 	@echo "make demo   (re)build the living demo workspace only"
 	@echo "make lint   check the layering contracts"
+	@echo "make screenshots  render every page of the living demo to docs/images/"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,11 @@ run: $(VENV)/.installed-gui $(DEMO)/modeldeck.db
 
 test: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# The README's pictures: every page of the living demo, on the offscreen platform.
+screenshots: $(VENV)/.installed-gui $(DEMO)/modeldeck.db
+	$(VENV)/bin/modeldeck --workspace $(DEMO) demo --live --quiet
+	QT_QPA_PLATFORM=offscreen $(PY) packaging/screenshots.py --workspace $(DEMO) --out docs/images
 
 lint: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/test_layering.py -q

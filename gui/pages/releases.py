@@ -448,7 +448,7 @@ class ReleasesPage(QWidget):
                               (CandidatesTableModel.VERSION, 80),
                               (CandidatesTableModel.AUTHOR, 100),
                               (CandidatesTableModel.CREATED, 145),
-                              (CandidatesTableModel.GATES, 150),
+                              (CandidatesTableModel.GATES, 190),
                               (CandidatesTableModel.APPROVALS, 95)):
             self.queue_view.setColumnWidth(column, width)
 
