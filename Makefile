@@ -5,12 +5,17 @@ PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 DEMO   ?= .demo-workspace
 PYTEST_ARGS ?=
+BUNDLE_OUT ?= dist
+BUNDLE_PLATFORM ?=
+BUNDLE_PYTHON ?=
 
-.PHONY: run test venv demo lint clean help screenshots
+.PHONY: run test test-packaging venv demo lint clean help screenshots offline-bundle
 
 help:
 	@echo "make run    set up .venv and open the GUI on a demo workspace ($(DEMO))"
-	@echo "make test   set up .venv and run the whole test suite"
+	@echo "make test   set up .venv and run the whole test suite (but the packaging builds)"
+	@echo "make test-packaging  build and install the offline bundle (needs PyPI, ~3 min)"
+	@echo "make offline-bundle  one archive for air-gapped desktops (BUNDLE_PLATFORM=, BUNDLE_PYTHON=)"
 	@echo "make demo   (re)build the living demo workspace only"
 	@echo "make lint   check the layering contracts"
 	@echo "make screenshots  render every page of the living demo to docs/images/"
@@ -42,8 +47,18 @@ run: $(VENV)/.installed-gui $(DEMO)/modeldeck.db
 	$(VENV)/bin/modeldeck --workspace $(DEMO) demo --live --quiet
 	$(VENV)/bin/modeldeck-gui --workspace $(DEMO)
 
+# The packaging builds (offline bundle install, ~3 min, needs PyPI) run apart.
 test: $(VENV)/.installed-test
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not packaging" $(PYTEST_ARGS)
+
+test-packaging: $(VENV)/.installed-test
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m packaging tests/packaging $(PYTEST_ARGS)
+
+# One archive that installs ModelDeck with no network (packaging/offline_bundle.py --help).
+offline-bundle: | $(PY)
+	$(PY) packaging/offline_bundle.py --out $(BUNDLE_OUT) \
+	  $(if $(BUNDLE_PLATFORM),--platform $(BUNDLE_PLATFORM)) \
+	  $(if $(BUNDLE_PYTHON),--python $(BUNDLE_PYTHON))
 
 # The README's pictures: every page of the living demo, on the offscreen platform.
 screenshots: $(VENV)/.installed-gui $(DEMO)/modeldeck.db
