@@ -363,7 +363,10 @@ class DriftHeatmap(pg.PlotWidget):
 
     cell_clicked = Signal(str, str)
 
-    ROW_PX = 22
+    #: The least height of a row: its name stays readable; more rows than fit scroll.
+    ROW_PX = 16
+    #: The bottom axis (window names) and margins.
+    AXIS_PX = 34
 
     def __init__(self, parent: QWidget | None = None) -> None:
         self.left_axis = CategoryAxis("left", offset=0.5)
@@ -436,6 +439,7 @@ class DriftHeatmap(pg.PlotWidget):
         self._features, self._windows = list(features), list(windows)
         self._cells = {(c.feature, c.window): c for c in cells}
         n_f, n_w = len(self._features), len(self._windows)
+        self.setMinimumHeight(max(80, n_f * self.ROW_PX + self.AXIS_PX))
         rgba = np.full((max(n_f, 1), max(n_w, 1), 4), 255, dtype=np.uint8)
         marks: dict[str, tuple[list[float], list[float]]] = {
             "drift": ([], []), "quality": ([], []), "not_testable": ([], [])}

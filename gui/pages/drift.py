@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QListView,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QStackedWidget,
@@ -485,7 +486,14 @@ class DriftPage(QWidget):
         heat_title_row.addWidget(self.host_label)
         heat_title_row.addWidget(self.host_combo)
         heat_layout.addLayout(heat_title_row)
-        heat_layout.addWidget(self.heatmap, 1)
+        # many features scroll rather than squeeze their rows unreadable
+        self.heatmap_scroll = QScrollArea(heat_card)
+        self.heatmap_scroll.setObjectName("heatmapScroll")
+        self.heatmap_scroll.setWidget(self.heatmap)
+        self.heatmap_scroll.setWidgetResizable(True)
+        self.heatmap_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.heatmap_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        heat_layout.addWidget(self.heatmap_scroll, 1)
         heat_layout.addWidget(self.heatmap_legend)
 
         # Advice: a full-height column on the right.
