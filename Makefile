@@ -9,13 +9,16 @@ BUNDLE_OUT ?= dist
 BUNDLE_PLATFORM ?=
 BUNDLE_PYTHON ?=
 
-.PHONY: run test test-packaging venv demo lint clean help screenshots offline-bundle
+.PHONY: run test test-packaging venv demo lint clean help screenshots offline-bundle \
+        package check-package
 
 help:
 	@echo "make run    set up .venv and open the GUI on a demo workspace ($(DEMO))"
 	@echo "make test   set up .venv and run the whole test suite (but the packaging builds)"
 	@echo "make test-packaging  build and install the offline bundle (needs PyPI, ~3 min)"
 	@echo "make offline-bundle  one archive for air-gapped desktops (BUNDLE_PLATFORM=, BUNDLE_PYTHON=)"
+	@echo "make package   build the desktop app into dist/ModelDeck (PyInstaller)"
+	@echo "make check-package  build it, then start it offscreen on a demo and check it"
 	@echo "make demo   (re)build the living demo workspace only"
 	@echo "make lint   check the layering contracts"
 	@echo "make screenshots  render every page of the living demo to docs/images/"
@@ -28,6 +31,10 @@ $(PY):
 $(VENV)/.installed-gui: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[gui]'
 	@touch $@
+
+$(VENV)/.installed-package: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[package]'
+	@touch $@ $(VENV)/.installed-gui
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[test]'
@@ -54,6 +61,15 @@ test: $(VENV)/.installed-test
 test-packaging: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m packaging tests/packaging $(PYTEST_ARGS)
 
+# dist/ModelDeck/: the desktop app (ModelDeck, the GUI; modeldeck, the CLI; the .desktop
+# entry and icon), one folder, with PyInstaller; build/ is its cache (~4 min the first time)
+package: $(VENV)/.installed-package
+	$(PY) -m PyInstaller --noconfirm --distpath dist --workpath build packaging/modeldeck.spec
+
+# Starts the built app offscreen on a fresh demo workspace and checks what it shows.
+check-package: package
+	$(PY) packaging/check_app.py
+
 # One archive that installs ModelDeck with no network (packaging/offline_bundle.py --help).
 offline-bundle: | $(PY)
 	$(PY) packaging/offline_bundle.py --out $(BUNDLE_OUT) \
@@ -70,4 +86,4 @@ lint: $(VENV)/.installed-test
 
 clean:
 	-[ -f $(DEMO)/modeldeck.db ] && $(VENV)/bin/modeldeck --workspace $(DEMO) demo --stop
-	rm -rf $(VENV) $(DEMO) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(DEMO) .pytest_cache build dist *.egg-info

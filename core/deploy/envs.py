@@ -196,7 +196,7 @@ def build_wheelhouse(requirements: Requirements, *, python_version: str, machine
         return open_wheelhouse(dest)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".wheels-", dir=cache))
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+    command = [*_pip(), "download", "--quiet", "--only-binary=:all:",
                "--dest", str(tmp), "--python-version", short, "--implementation", "cp"]
     for tag in tags:
         command += ["--platform", tag]
@@ -221,6 +221,19 @@ def build_wheelhouse(requirements: Requirements, *, python_version: str, machine
         shutil.rmtree(dest)
     os.replace(tmp, dest)
     return open_wheelhouse(dest)
+
+
+def _pip() -> list[str]:
+    """The command running pip: this Python's; in the frozen desktop app (which has no
+    pip of its own), a python3 on the PATH."""
+    if not getattr(sys, "frozen", False):
+        return [sys.executable, "-m", "pip"]
+    python = shutil.which("python3")
+    if python is None:
+        raise DeployError("building a wheelhouse needs a Python with pip on this machine",
+                          "install python3, or give a wheelhouse folder built elsewhere "
+                          "(--wheelhouse DIR)")
+    return [python, "-m", "pip"]
 
 
 def env_hash(python_version: str, requirements: Requirements,

@@ -169,3 +169,19 @@ def test_the_switch_gate_opens_when_the_wave_is_staged_and_only_within_tolerance
     cancel = CancelToken()
     cancel.cancel()
     assert wave(2, 0, 0, cancel) == [False] * 2
+
+
+def test_the_frozen_desktop_app_builds_wheelhouses_with_a_python_on_the_path(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    assert envs._pip() == [sys.executable, "-m", "pip"]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # as in dist/ModelDeck
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DeployError, match="needs a Python with pip") as refused:
+        envs._pip()
+    assert "--wheelhouse DIR" in (refused.value.fix or "")
+    python = tmp_path / "python3"
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    assert envs._pip() == [str(python), "-m", "pip"]
