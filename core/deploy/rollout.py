@@ -397,22 +397,21 @@ def _env_plan(host: Any, probe: dict[str, Any], release: _Release,
     lacking = envs.unmet(release.requirements, probe.get("packages") or {})
     if not lacking:
         return "host", []
-    if probe.get("pinned"):  # its admin's wheels, never the desktop's
-        if not probe.get("pinned_wheelhouse"):
-            return "", [f"{host.name}'s Python lacks {', '.join(lacking)}, and its pinned "
-                        "agent has no wheelhouse — its admin installs them there, or puts "
-                        "their wheels in the agent's --wheelhouse folder"]
-        if not probe.get("venv", False):
-            return "", [f"{host.name}'s Python cannot create virtual environments (no venv/"
-                        "ensurepip module) — install python3-venv there"]
-        return "pinned-venv", []
-    if wheelhouse is None:
+    pinned = bool(probe.get("pinned"))  # its admin's wheels, never the desktop's
+    if pinned and not probe.get("pinned_wheelhouse"):
+        return "", [f"{host.name}'s Python lacks {', '.join(lacking)}, and its pinned "
+                    "agent has no wheelhouse — its admin installs them there, or puts "
+                    "their wheels in the agent's --wheelhouse folder"]
+    if not pinned and wheelhouse is None:
         return "", [f"{host.name}'s Python lacks {', '.join(lacking)} and no wheelhouse was "
                     "given — pass --wheelhouse DIR (wheels for the host) or "
                     "--build-wheelhouse (downloads them here for the host's Python)"]
     if not probe.get("venv", False):
         return "", [f"{host.name}'s Python cannot create virtual environments (no venv/"
                     "ensurepip module) — install python3-venv there"]
+    if pinned:
+        return "pinned-venv", []
+    assert wheelhouse is not None
     missing = envs.missing_from(wheelhouse, release.requirements)
     if missing:
         return "", [f"the wheelhouse {wheelhouse.path} has no wheel for "

@@ -36,6 +36,11 @@ def agent_source() -> bytes:
 
 
 @functools.cache
+def _agent_digest() -> str:
+    return hashlib.sha256(agent_source()).hexdigest()
+
+
+@functools.cache
 def agent_boot() -> str:
     """The agent's ``BOOT`` line (``python -c BOOT DIR --root ...`` imports it, so the host
     caches its bytecode), read from its source: importing the agent here would need
@@ -103,19 +108,29 @@ class HostSession:
     @classmethod
     def start(cls, connection: tp.Connection, host: Any) -> HostSession:
         """Resolve the deploy root on the host and upload the agent if it changed."""
-        source = agent_source()
-        digest = hashlib.sha256(source).hexdigest()
-        found = connection.run(
-            f"R={_root_expression(host.root)}; mkdir -p \"$R/.modeldeck\" && cd \"$R\" && "
-            "pwd -P && (cat .modeldeck/agent.sha256 2>/dev/null || true)")
+        pinned, root, current = cls._ask_root(
+            connection, host, "mkdir -p \"$R/.modeldeck\" && cd \"$R\" && pwd -P && "
+            "(cat .modeldeck/agent.sha256 2>/dev/null || true)")
+        if pinned is not None:
+            return pinned
+        session = cls(connection, host, root)
+        if not current:
+            session._upload_agent(agent_source(), _agent_digest())
+        return session
+
+    @classmethod
+    def _ask_root(cls, connection: tp.Connection, host: Any, script: str
+                  ) -> tuple[HostSession | None, str, bool]:
+        """Run ``script`` with ``$R`` the deploy root; it prints the root, then the host's
+        agent sha256. Returns the session of a pinned host (else ``None``), the root and
+        whether the host's agent is this one."""
+        found = connection.run(f"R={_root_expression(host.root)}; {script}")
         hello = _pinned_hello(found)
         if hello is not None:
-            return cls._pinned(connection, host, hello, digest)
+            return cls._pinned(connection, host, hello, _agent_digest()), "", True
         lines = found.text().splitlines()
-        session = cls(connection, host, cls._root_from(found, lines, host))
-        if len(lines) < 2 or lines[1].strip() != digest:
-            session._upload_agent(source, digest)
-        return session
+        root = cls._root_from(found, lines, host)
+        return None, root, len(lines) >= 2 and lines[1].strip() == _agent_digest()
 
     @classmethod
     def look(cls, connection: tp.Connection, host: Any) -> HostSession:
@@ -123,17 +138,12 @@ class HostSession:
         deploy root nor the agent is created; when the host's agent is missing or out of
         date, this one runs from a temporary folder, removed by :meth:`close`. Only
         read-only agent calls (probe, status, plan) belong on it."""
-        source = agent_source()
-        digest = hashlib.sha256(source).hexdigest()
-        found = connection.run(
-            f"R={_root_expression(host.root)}; if [ -d \"$R\" ]; then cd \"$R\" && pwd -P "
-            "&& (cat .modeldeck/agent.sha256 2>/dev/null || true); else echo \"$R\"; fi")
-        hello = _pinned_hello(found)
-        if hello is not None:
-            return cls._pinned(connection, host, hello, digest)
-        lines = found.text().splitlines()
-        root = cls._root_from(found, lines, host)
-        if len(lines) >= 2 and lines[1].strip() == digest:
+        pinned, root, current = cls._ask_root(
+            connection, host, "if [ -d \"$R\" ]; then cd \"$R\" && pwd -P && "
+            "(cat .modeldeck/agent.sha256 2>/dev/null || true); else echo \"$R\"; fi")
+        if pinned is not None:
+            return pinned
+        if current:
             return cls(connection, host, root)
         made = connection.run("mktemp -d \"${TMPDIR:-/tmp}/modeldeck-plan.XXXXXX\"")
         folder = made.text().strip()
@@ -141,7 +151,7 @@ class HostSession:
             raise DeployError(f"{host.name}: cannot make a temporary folder for the agent "
                               f"({made.error_text()})", "check the host's /tmp")
         with tempfile.NamedTemporaryFile(suffix=".py") as fh:
-            fh.write(source)
+            fh.write(agent_source())
             fh.flush()
             connection.put(Path(fh.name), f"{folder}/agent.py")
         return cls(connection, host, root, agent_dir=folder)
@@ -164,8 +174,7 @@ class HostSession:
     def _start_and_run(cls, connection: tp.Connection, host: Any, command: str, *args: str,
                        stdin: bytes | None, timeout: float | None, outcome: bool
                        ) -> tuple[HostSession, dict[str, Any]]:
-        source = agent_source()
-        digest = hashlib.sha256(source).hexdigest()
+        source, digest = agent_source(), _agent_digest()
         words = " ".join(tp.quote(w) for w in [host.python, "-c", agent_boot()])
         rest = " ".join(tp.quote(w) for w in [command, *args])
         done = connection.run(
