@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -155,8 +156,16 @@ def _wait_until(condition: Callable[[], bool], timeout_ms: int, what: str) -> No
     while not condition():
         if deadline.hasExpired():
             raise PageLoadError(f"timed out after {timeout_ms / 1000:.0f} s waiting for {what}")
-        QTest.qWait(20)
-    QTest.qWait(0)  # let the layouts and plots that the last task updated settle
+        _pump()
+        # not QTest.qWait: it keeps the GIL while it waits, which starves the page's worker
+        # threads (a 4 s drift analysis took 40 s); sleeping here lets them run
+        time.sleep(0.02)
+    _pump()  # let the layouts and plots that the last task updated settle
+
+
+def _pump() -> None:
+    QCoreApplication.processEvents()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def build_demo_workspace(path: Path) -> Path:

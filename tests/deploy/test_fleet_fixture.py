@@ -1,5 +1,6 @@
 """The deploy tests' own fixtures work: real sshd hosts (each its own user, home and host
-key), fault injection on them, and the offline wheelhouse for the hosts' system Python."""
+key) and fault injection on them. (The offline wheelhouse for the hosts' system Python is
+proven by every deploy that installs its venv from it, e.g. tests/deploy/test_deploy.py.)"""
 
 from __future__ import annotations
 
@@ -8,13 +9,11 @@ import ipaddress
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import paramiko
 import pytest
 
 from deploy_support.sshfleet import SshHost
-from deploy_support.wheelhouse import Wheelhouse
 
 
 def run(client: paramiko.SSHClient, command: str, timeout: float = 30) -> tuple[int, str, str]:
@@ -146,31 +145,3 @@ def test_small_disk_fills_up(ssh_fleet, small_disk):
         assert run(client, f"echo small > {host.home}/big-disk-still-fine")[0] == 0
     host.reset()
     assert not os.path.ismount(disk) and list(host.home.iterdir()) == []
-
-
-def test_wheelhouse_installs_into_the_hosts_python(host_wheelhouse: Wheelhouse,
-                                                   tmp_path: Path):
-    # The system Python has none of the packages: they come from the wheelhouse alone.
-    assert subprocess.run([host_wheelhouse.python, "-c", "import numpy"],
-                          capture_output=True, check=False).returncode != 0
-    assert (host_wheelhouse.path / ".complete").exists()
-    venv = tmp_path / "venv"
-    subprocess.run([host_wheelhouse.python, "-m", "venv", str(venv)], check=True,
-                   timeout=120)
-    # No pip configuration (index, find-links) of this machine: an air-gapped host.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env |= {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    install = subprocess.run(
-        [str(venv / "bin/python"), "-m", "pip", "install", "--no-index", "--find-links",
-         str(host_wheelhouse.path), *host_wheelhouse.requirements],
-        capture_output=True, text=True, env=env, timeout=600, check=False)
-    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
-    check = subprocess.run(
-        [str(venv / "bin/python"), "-c",
-         "import importlib.metadata as m, sklearn, pandas, skops, waitress, scipy, numpy;"
-         "print(' '.join(f'{p}=={m.version(p)}' for p in "
-         "('numpy','scipy','pandas','scikit-learn','skops','waitress')))"],
-        capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert check.returncode == 0, check.stderr
-    assert check.stdout.split() == host_wheelhouse.requirements
-
