@@ -13,9 +13,9 @@ BUNDLE_PYTHON ?=
         package check-package
 
 help:
-	@echo "make run    set up .venv and open the GUI on a demo workspace ($(DEMO))"
+	@echo "make run    set up .venv and open the GUI on the living demo ($(DEMO))"
 	@echo "make test   set up .venv and run the whole test suite (but the packaging builds)"
-	@echo "make test-packaging  build and install the offline bundle (needs PyPI, ~3 min)"
+	@echo "make test-packaging  check the built app; build and install the offline bundle (PyPI, ~3 min)"
 	@echo "make offline-bundle  one archive for air-gapped desktops (BUNDLE_PLATFORM=, BUNDLE_PYTHON=)"
 	@echo "make package   build the desktop app into dist/ModelDeck (PyInstaller)"
 	@echo "make check-package  build it, then start it offscreen on a demo and check it"
