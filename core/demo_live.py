@@ -213,31 +213,29 @@ def make_live(ws: Workspace, cancel: CancelToken | None = None) -> Operation[Liv
     return live
 
 
-def _restart(ws: Workspace, host: Any) -> None:
+def _agent(ws: Workspace, host: Any, command: str, timeout: float = 60) -> dict[str, Any]:
+    """One agent call on a demo host (local: no SSH, no key to trust)."""
     from modeldeck.core.deploy import trust
     from modeldeck.core.deploy.session import HostSession
 
     session = HostSession.start(trust.connect(ws, host, lambda _n: None), host)
     try:
-        session.agent("restart", timeout=120)
+        return session.agent(command, timeout=timeout)
     finally:
         session.close()
 
 
+def _restart(ws: Workspace, host: Any) -> None:
+    _agent(ws, host, "restart", timeout=120)
+
+
 def stop_live(ws: Workspace) -> list[str]:
     """Stop the servers of the demo's local hosts; the names of those stopped."""
-    from modeldeck.core.deploy import trust
     from modeldeck.core.deploy.hosts import HostStore
-    from modeldeck.core.deploy.session import HostSession
 
     stopped = []
     for host in HostStore(ws).list():
-        if host.transport != "local" or host.name not in HOSTS:
-            continue
-        session = HostSession.start(trust.connect(ws, host, lambda _n: None), host)
-        try:
-            if session.agent("stop").get("stopped"):
+        if host.transport == "local" and host.name in HOSTS:
+            if _agent(ws, host, "stop").get("stopped"):
                 stopped.append(host.name)
-        finally:
-            session.close()
     return stopped

@@ -280,7 +280,7 @@ class DriftPage(QWidget):
         self.current_files: list[Path] = []
         self.feature: str | None = None
         self.window: str | None = None
-        self._files_from_demo = False
+        self._files_preselected = False
         self._files_pulled = False
         self._versions: dict[str, Any] = {}
         self._models_generation = 0
@@ -869,14 +869,14 @@ class DriftPage(QWidget):
         chosen = kept or production or (ordered[0] if ordered else None)
         if chosen is not None:
             self.version_combo.setCurrentIndex(self.version_combo.findData(chosen.ref))
-        if not self.current_files or self._files_from_demo:
+        if not self.current_files or self._files_preselected:
             # what the hosts served (pulled) comes first; else the demo's files
             pulled = pulled_files(self.workspace, name)
             if pulled:
-                self._set_files(pulled, demo=True, pulled=True)
+                self._set_files(pulled, preselected=True, pulled=True)
             else:
                 files = demo_files(Path(self.workspace.path), name)
-                self._set_files(files, demo=bool(files))
+                self._set_files(files, preselected=bool(files))
         self._update_actions()
         self.versions_loaded.emit(name)
 
@@ -897,7 +897,7 @@ class DriftPage(QWidget):
 
     def set_current_files(self, files: Sequence[str | Path]) -> None:
         """Use ``files`` as the current data."""
-        self._set_files([Path(f) for f in files], demo=False)
+        self._set_files([Path(f) for f in files], preselected=False)
 
     def set_window_unit(self, unit: str) -> None:
         """Choose the window unit (``file``, ``hour``, ``day``, ``week``)."""
@@ -906,17 +906,18 @@ class DriftPage(QWidget):
             raise ValueError(f"unknown window unit {unit!r}")
         self.window_combo.setCurrentIndex(index)
 
-    def _set_files(self, files: list[Path], *, demo: bool, pulled: bool = False) -> None:
-        """Use ``files``; ``demo``: preselected (replaced when the model changes);
-        ``pulled``: what ``pull`` fetched from the hosts (time ``ts``, host ``host``)."""
+    def _set_files(self, files: list[Path], *, preselected: bool,
+                   pulled: bool = False) -> None:
+        """Use ``files``; ``preselected``: chosen by the page (the demo's files, or what
+        ``pull`` fetched: ``pulled``, time ``ts``, host ``host``), replaced when the model
+        changes."""
         self.current_files = list(files)
-        self._files_from_demo = demo
+        self._files_preselected = preselected
         self._files_pulled = pulled
         self.files_label.set_full_text(describe_files(self.current_files))
         self.files_label.setToolTip("\n".join(str(p) for p in self.current_files))
-        self.files_hint.setText("pulled from the hosts" if pulled else
-                                "demo data, preselected" if demo and files else "")
-        self.files_hint.setVisible(bool(demo and files))
+        self.files_hint.setText("pulled from the hosts" if pulled else "demo data, preselected")
+        self.files_hint.setVisible(bool(preselected and files))
         self._update_empty_text()
         self._update_actions()
 
