@@ -1122,7 +1122,8 @@ def _write_html(report: Any, out: Path) -> None:
 @click.option("--until", metavar="TIME",
               help="Only rows before this date/time (ISO 8601; needs a time column).")
 @click.option("--no-multivariate", is_flag=True,
-              help="Skip the multivariate tests (domain classifier and PCA; a few seconds).")
+              help="Skip the multivariate tests (domain classifier, PCA, pairwise "
+                   "correlations; a few seconds).")
 @click.option("--html", "html_out", metavar="OUT",
               type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained HTML report (charts inline, no network).")

@@ -72,7 +72,9 @@ the binned KS) with a relevance bar of ``dataset_relevance`` × each feature's t
 it catches drifts a single feature's flag is too strict for (a 0.1-sd shift at 5 000
 rows, a ×1.1 spread) without more than 5 % false data-set alarms. Untestable features
 (missing column, all missing, constant reference...) carry their reason but do not set
-the verdict.
+the verdict. A report's verdict (``DriftReport.drift``) adds the multivariate tests when
+they ran: a joint distribution that changed while no feature did (a correlation that
+weakened or flipped) is drift too.
 
 The tests assume independent rows: duplicated records (the same row scored again and
 again) make every test overconfident.

@@ -530,6 +530,12 @@ def _multivariate(report: DriftReport) -> str:
                      f"ratio {_fmt(getattr(pca, 'ratio', None))}",
                      f"p {_fmt(getattr(pca, 'p_value', None))}",
                      _e(getattr(pca, "reason", ""))])
+    corr = getattr(multi, "correlations", None)
+    if corr is not None:
+        rows.append(["pairwise rank correlations", _status(getattr(corr, "status", "")),
+                     f"largest change {_fmt(getattr(corr, 'max_change', None))}",
+                     f"p {_fmt(getattr(corr, 'p_value', None))}",
+                     _e(getattr(corr, "reason", ""))])
     if rows:
         parts.append(_table(["detector", "status", "effect", "significance", "reason"], rows,
                             "grid"))

@@ -2,7 +2,7 @@
 
 A correlation that flips sign while every marginal stays the same, a segment of the
 population that appears in a combination of values the reference never had: each feature on
-its own looks unchanged, the rows as a whole do not. Two detectors look at whole rows.
+its own looks unchanged, the rows as a whole do not. Three detectors look at whole rows.
 
 Domain classifier
 -----------------
@@ -35,38 +35,59 @@ effect size, a one-sided Mann-Whitney test on the per-row errors the significanc
 Categorical columns are left out of the PCA (one-hot columns of rare categories would
 dominate a standardised PCA); the domain classifier covers them.
 
+Pairwise rank correlations
+--------------------------
+The reconstruction error spreads one pair's change over every column, so a single
+correlation that weakens (0.6 to 0.3, say) among twenty independent columns barely moves
+it. This detector looks at each pair of numeric columns directly: Spearman's rank
+correlation on each side (rows where both are present), the difference tested on Fisher's
+z scale (``atanh``, variance ``1.06 / (n - 3)`` for a rank correlation), Benjamini-Hochberg
+across the pairs. A pair counts when its correlation moved by at least
+``correlation_threshold`` and its adjusted p-value is within the detector's share of
+``alpha``. Rank correlations ignore any monotone change of one column (a shift, a new
+scale), which is the per-feature tests' business: this detector sees only how columns
+move together, and names the pairs.
+
 Verdict
 -------
 Multivariate drift is flagged when a detector is both relevant and significant:
-classifier AUC ``>= auc_threshold`` and permutation p-value ``<= alpha / d``, or PCA error
-ratio ``>= pca_ratio_threshold`` and Mann-Whitney p-value ``<= alpha / d``, with ``d`` the
-number of detectors that ran (Bonferroni: at most ``alpha`` false alarms for the pair).
+classifier AUC ``>= auc_threshold`` and permutation p-value within its level, PCA error
+ratio ``>= pca_ratio_threshold`` and Mann-Whitney p-value within its level, or a pair's
+rank correlation moved by ``>= correlation_threshold`` with its BH-adjusted p-value within
+its level. The levels split ``alpha`` (weighted Bonferroni: at most ``alpha`` false alarms
+for the three): the classifier takes half, the PCA and the correlations share the other
+half (a detector that cannot run leaves its share to the others).
 Defaults and why:
 
-=======================  ========  =====================================================
-setting                  default   why
-=======================  ========  =====================================================
-``auc_threshold``        0.55      a single feature shifted by 0.18 sd gives AUC 0.55;
-                                   smaller joint changes are not worth an alarm
-``pca_ratio_threshold``  1.2       current rows 20 % further off the reference's
-                                   principal subspace than reference rows
-``alpha``                0.05      shared by the two detectors (0.025 each)
-``permutations``         39        the smallest count whose p-value can reach 0.025
-``max_rows``             5 000     rows per side for the classifier (seeded subsample):
-                                   AUC noise about ±0.006
-``folds``                3         folds of the cross-validated AUC (60 trees of 15
-                                   leaves each)
-``null_rows``            2 000     rows per side of the cheap procedure (10 trees of 7
-                                   leaves, numeric columns cut to 32 quantile bins): a
-                                   change with full AUC 0.55 still gets p = 0.025
-``pca_max_rows``         20 000    rows per side for the PCA (cheap)
-``threads``              1         OpenMP / BLAS threads: on a busy 2-core desktop more
-                                   threads spin and can run 10× slower
-=======================  ========  =====================================================
+=========================  ========  =====================================================
+setting                    default   why
+=========================  ========  =====================================================
+``auc_threshold``          0.55      a single feature shifted by 0.18 sd gives AUC 0.55;
+                                     smaller joint changes are not worth an alarm
+``pca_ratio_threshold``    1.2       current rows 20 % further off the reference's
+                                     principal subspace than reference rows
+``correlation_threshold``  0.1       a pair's rank correlation moved by 0.1 (0.6 to
+                                     0.5); a smaller change of how two columns move
+                                     together is not worth an alarm
+``alpha``                  0.05      shared by the detectors: 0.025 for the classifier,
+                                     0.0125 each for the PCA and the correlations
+``permutations``           39        the smallest count whose p-value can reach 0.025
+``max_rows``               5 000     rows per side for the classifier (seeded subsample):
+                                     AUC noise about ±0.006
+``folds``                  3         folds of the cross-validated AUC (60 trees of 15
+                                     leaves each)
+``null_rows``              2 000     rows per side of the cheap procedure (10 trees of 7
+                                     leaves, numeric columns cut to 32 quantile bins): a
+                                     change with full AUC 0.55 still gets p = 0.025
+``pca_max_rows``           20 000    rows per side for the PCA and the correlations
+                                     (cheap)
+``threads``                1         OpenMP / BLAS threads: on a busy 2-core desktop more
+                                     threads spin and can run 10× slower
+=========================  ========  =====================================================
 
 With these defaults 50 000 rows × 25 columns a side take about 3 s of one core
-(1.3 s classifier, 1.3 s permutation null, 0.2 s sampling and PCA); sklearn's import adds
-about 1 s to the first call.
+(1.3 s classifier, 1.3 s permutation null, 0.3 s sampling, PCA and correlations);
+sklearn's import adds about 1 s to the first call.
 
 Too few rows, no usable column, all-missing or constant columns give a status with a reason
 (``"not_testable"``), never an exception; unusable columns are listed with their reason.
@@ -83,7 +104,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modeldeck.core.drift.stats import DRIFT, NOT_TESTABLE, OK
+from scipy import special
+
+from modeldeck.core.drift.stats import DRIFT, NOT_TESTABLE, OK, benjamini_hochberg
 from modeldeck.core.drift.stats import json_float as _num
 from modeldeck.core.errors import DataError, InvalidInputError
 from modeldeck.core.progress import CancelToken, Operation, ProgressEvent, run
@@ -108,12 +131,14 @@ class MultivariateConfig:
         Relevance: cross-validated domain-classifier AUC at or above this.
     pca_ratio_threshold
         Relevance: current / reference mean PCA reconstruction error at or above this.
+    correlation_threshold
+        Relevance: a pair's rank correlation moved by at least this (absolute change).
     pca_variance
         Share of the reference variance the PCA keeps.
     max_rows
         Rows per side (seeded subsample) for the domain classifier.
     pca_max_rows
-        Rows per side (seeded subsample) for the PCA.
+        Rows per side (seeded subsample) for the PCA and the pairwise correlations.
     folds
         Folds of the cross-validated AUC.
     max_iter, max_leaf_nodes, learning_rate, min_samples_leaf
@@ -139,6 +164,7 @@ class MultivariateConfig:
     alpha: float = 0.05
     auc_threshold: float = 0.55
     pca_ratio_threshold: float = 1.2
+    correlation_threshold: float = 0.1
     pca_variance: float = 0.9
     max_rows: int = 5_000
     pca_max_rows: int = 20_000
@@ -170,6 +196,9 @@ class MultivariateConfig:
                                     f"{self.pca_variance}", "use e.g. 0.9")
         if self.pca_ratio_threshold < 1.0:
             raise InvalidInputError("pca_ratio_threshold must be >= 1", "use e.g. 1.2")
+        if not 0.0 < self.correlation_threshold <= 2.0:
+            raise InvalidInputError(f"correlation_threshold must be in (0, 2], got "
+                                    f"{self.correlation_threshold}", "use e.g. 0.1")
         if self.folds < 2 or self.min_rows < 2 * self.folds:
             raise InvalidInputError("folds must be >= 2 and min_rows >= 2 * folds",
                                     "use e.g. folds=3, min_rows=30")
@@ -254,7 +283,7 @@ class DomainClassifierResult:
     p_value
         ``(1 + #null >= test_auc) / (1 + permutations)``.
     alpha
-        The level ``p_value`` is compared with (``alpha`` over the detectors that ran).
+        The level ``p_value`` is compared with (its share of ``alpha``, see the module).
     permutations
         Permutations run.
     relevant, significant
@@ -372,20 +401,122 @@ class PCAResult:
 
 
 @dataclass(frozen=True)
+class CorrelationChange:
+    """One pair of columns whose rank correlation was compared.
+
+    Attributes
+    ----------
+    a, b
+        The two columns.
+    reference, current
+        Spearman's rank correlation on each side (rows where both are present).
+    p_value
+        Two-sided p-value of the difference (Fisher's z scale).
+    p_adjusted
+        The p-value after Benjamini-Hochberg across every pair compared.
+    """
+
+    a: str
+    b: str
+    reference: float
+    current: float
+    p_value: float
+    p_adjusted: float
+
+    @property
+    def change(self) -> float:
+        """``current - reference``."""
+        return self.current - self.reference
+
+    def describe(self) -> str:
+        """``'x1' and 'x2': rank correlation 0.60 → 0.30``."""
+        return (f"'{self.a}' and '{self.b}': rank correlation {self.reference:.2f} → "
+                f"{self.current:.2f}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {"a": self.a, "b": self.b, "reference": _num(self.reference),
+                "current": _num(self.current), "change": _num(self.change),
+                "p_value": _num(self.p_value), "p_adjusted": _num(self.p_adjusted)}
+
+
+@dataclass(frozen=True)
+class CorrelationResult:
+    """The pairwise rank-correlation detector's numbers and verdict.
+
+    Attributes
+    ----------
+    status
+        ``"ok"``, ``"drift"`` or ``"not_testable"``.
+    reason
+        A plain sentence explaining the status.
+    columns
+        The numeric columns compared pairwise.
+    pairs
+        Pairs compared.
+    max_change
+        The largest absolute change of a pair's rank correlation (the effect size).
+    p_value
+        The smallest BH-adjusted p-value among the pairs that moved by at least the
+        threshold (among all pairs when none did).
+    alpha
+        The level ``p_value`` is compared with.
+    relevant, significant
+        A pair moved by ``>= correlation_threshold``; ``p_value <= alpha``.
+    changes
+        The pairs that moved, largest change first: every flagged pair, then others
+        (at most ``top_features`` in all, flagged pairs always listed).
+    flagged_pairs
+        How many pairs are both relevant and significant.
+    n_reference, n_current
+        Rows per side compared (after subsampling).
+    """
+
+    status: str
+    reason: str
+    columns: tuple[str, ...] = ()
+    pairs: int = 0
+    max_change: float | None = None
+    p_value: float | None = None
+    alpha: float | None = None
+    relevant: bool = False
+    significant: bool = False
+    changes: tuple[CorrelationChange, ...] = ()
+    flagged_pairs: int = 0
+    n_reference: int = 0
+    n_current: int = 0
+
+    @property
+    def flagged(self) -> bool:
+        """Whether this detector raised the alarm."""
+        return self.status == DRIFT
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {"status": self.status, "reason": self.reason, "flagged": self.flagged,
+                "columns": list(self.columns), "pairs": self.pairs,
+                "max_change": _num(self.max_change), "p_value": _num(self.p_value),
+                "alpha": _num(self.alpha), "relevant": self.relevant,
+                "significant": self.significant, "flagged_pairs": self.flagged_pairs,
+                "changes": [c.to_dict() for c in self.changes],
+                "n_reference": self.n_reference, "n_current": self.n_current}
+
+
+@dataclass(frozen=True)
 class MultivariateResult:
     """Multivariate drift between a reference and a current sample.
 
     Attributes
     ----------
     status
-        ``"drift"`` (a detector flagged), ``"ok"`` or ``"not_testable"`` (neither detector
+        ``"drift"`` (a detector flagged), ``"ok"`` or ``"not_testable"`` (no detector
         could run; see ``summary``).
     flagged
         Whether multivariate drift is flagged.
     summary
         One plain sentence.
-    classifier, pca
-        The two detectors.
+    classifier, pca, correlations
+        The three detectors.
     columns
         The columns compared.
     excluded
@@ -403,6 +534,7 @@ class MultivariateResult:
     summary: str
     classifier: DomainClassifierResult
     pca: PCAResult
+    correlations: CorrelationResult
     columns: tuple[str, ...]
     excluded: tuple[tuple[str, str], ...]
     n_reference: int
@@ -424,7 +556,7 @@ class MultivariateResult:
         """Plain-JSON form (``"drift"`` is the verdict, as in the per-feature report)."""
         return {"drift": self.flagged, "status": self.status, "summary": self.summary,
                 "classifier": self.classifier.to_dict(), "pca": self.pca.to_dict(),
-                "columns": list(self.columns),
+                "correlations": self.correlations.to_dict(), "columns": list(self.columns),
                 "excluded": [{"name": n, "reason": r} for n, r in self.excluded],
                 "n_reference": self.n_reference, "n_current": self.n_current,
                 "seed": self.seed, "config": self.config.to_dict()}
@@ -496,32 +628,44 @@ def iter_multivariate_drift(reference: pd.DataFrame, current: pd.DataFrame,
     prepared = _prepare(reference.iloc[ref_idx], current.iloc[cur_idx], schema)
     cancel.check()
 
-    def _finish(clf: DomainClassifierResult, pca: PCAResult) -> MultivariateResult:
-        return _result(clf, pca, prepared, n_ref, n_cur, seed, config)
+    def _finish(clf: DomainClassifierResult, pca: PCAResult,
+                corr: CorrelationResult) -> MultivariateResult:
+        return _result(clf, pca, corr, prepared, n_ref, n_cur, seed, config)
 
     too_few = _too_few(n_ref, n_cur, config.min_rows)
+    if not too_few and not prepared.names:
+        too_few = "no usable column" + (f" ({_excluded_text(prepared.excluded)})"
+                                        if prepared.excluded else "")
     if too_few:
         clf = DomainClassifierResult(NOT_TESTABLE, too_few, top_n=config.top_features)
-        return _finish(clf, PCAResult(NOT_TESTABLE, too_few))
-    if not prepared.names:
-        why = "no usable column" + (f" ({_excluded_text(prepared.excluded)})"
-                                    if prepared.excluded else "")
-        clf = DomainClassifierResult(NOT_TESTABLE, why, top_n=config.top_features)
-        return _finish(clf, PCAResult(NOT_TESTABLE, why))
+        return _finish(clf, PCAResult(NOT_TESTABLE, too_few),
+                       CorrelationResult(NOT_TESTABLE, too_few))
 
-    # PCA first: it is cheap and tells how many detectors share alpha.
-    yield ProgressEvent("pca", 0.05, "PCA reconstruction error")
+    # PCA and correlations first: they are cheap and tell how alpha is shared.
+    yield ProgressEvent("pca", 0.05, "PCA reconstruction error and pairwise correlations")
     with _Limits(config.threads)():
         pca_draft = _pca(prepared, config, np.random.default_rng(rng.integers(2**32)))
-    detectors = 1 + (pca_draft.status != NOT_TESTABLE)
-    alpha_each = config.alpha / detectors
-    pca = _pca_verdict(pca_draft, config, alpha_each)
+        corr_draft = _correlations(prepared, config)
+    alpha_clf, alpha_pca, alpha_corr = _alphas(config.alpha, pca_draft, corr_draft)
+    pca = _pca_verdict(pca_draft, config, alpha_pca)
+    corr = _correlation_verdict(corr_draft, config, alpha_corr)
     cancel.check()
 
-    clf = yield from _classifier(prepared, config, int(rng.integers(2**31 - 1)), alpha_each,
+    clf = yield from _classifier(prepared, config, int(rng.integers(2**31 - 1)), alpha_clf,
                                  cancel)
     yield ProgressEvent("done", 1.0, "multivariate drift computed")
-    return _finish(clf, pca)
+    return _finish(clf, pca, corr)
+
+
+def _alphas(alpha: float, pca: PCAResult, corr: CorrelationResult
+            ) -> tuple[float, float, float]:
+    """Each detector's level (weighted Bonferroni, the weights summing to one): half for
+    the classifier, the other half shared by the PCA and the correlations that can run."""
+    others = [d.status != NOT_TESTABLE for d in (pca, corr)]
+    if not any(others):
+        return alpha, alpha, alpha
+    share = alpha / 2.0 / sum(others)
+    return alpha / 2.0, share, share
 
 
 # --------------------------------------------------------------------------- preparation
@@ -923,18 +1067,137 @@ def _pca_verdict(draft: PCAResult, config: MultivariateConfig, alpha: float) -> 
                      draft.n_reference, draft.n_current)
 
 
+# --------------------------------------------------------------------------- correlations
+
+#: Variance of ``atanh`` of a Spearman correlation is about ``1.06 / (n - 3)`` (Fieller,
+#: Hartley and Pearson 1957), a little more than Pearson's ``1 / (n - 3)``.
+SPEARMAN_VARIANCE = 1.06
+
+
+def _ranks(column: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share theirs) of a column without missing values."""
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(column), dtype=np.float64)
+
+
+def _rank_correlations(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spearman's correlation of every pair of columns of ``x`` (rows where both are
+    present) and the number of such rows per pair."""
+    p = x.shape[1]
+    present = ~np.isnan(x)
+    complete = present.all(axis=0)
+    rho = np.full((p, p), np.nan)
+    rows = np.zeros((p, p), dtype=np.int64)
+    full = np.flatnonzero(complete)
+    if full.size >= 2:
+        ranks = np.column_stack([_ranks(x[:, j]) for j in full])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            block = np.corrcoef(ranks, rowvar=False)
+        rho[np.ix_(full, full)] = block
+        rows[np.ix_(full, full)] = x.shape[0]
+    for i in range(p):
+        for j in range(i + 1, p):
+            if complete[i] and complete[j]:
+                continue
+            both = present[:, i] & present[:, j]
+            rows[i, j] = rows[j, i] = int(both.sum())
+            if rows[i, j] < 3:
+                continue
+            a, b = _ranks(x[both, i]), _ranks(x[both, j])
+            if np.ptp(a) > 0 and np.ptp(b) > 0:
+                rho[i, j] = rho[j, i] = float(np.corrcoef(a, b)[0, 1])
+    return rho, rows
+
+
+def _correlations(prepared: _Prepared, config: MultivariateConfig) -> CorrelationResult:
+    """Every numeric pair's rank correlation on both sides (verdict left to
+    :func:`_correlation_verdict`)."""
+    numeric = np.flatnonzero(~prepared.categorical)
+    ref = prepared.ref[:config.pca_max_rows][:, numeric]
+    cur = prepared.cur[:config.pca_max_rows][:, numeric]
+    varies = [np.nanstd(ref[:, j]) > 0 if np.isfinite(ref[:, j]).sum() >= 3 else False
+              for j in range(len(numeric))]
+    keep = np.flatnonzero(varies)
+    columns = tuple(prepared.names[numeric[j]] for j in keep)
+    if keep.size < 2:
+        return CorrelationResult(NOT_TESTABLE, "fewer than two numeric columns that vary "
+                                 "in the reference", columns=columns)
+    rho_ref, n_ref = _rank_correlations(ref[:, keep])
+    rho_cur, n_cur = _rank_correlations(cur[:, keep])
+    upper = np.triu_indices(keep.size, k=1)
+    r1, r2 = rho_ref[upper], rho_cur[upper]
+    m1, m2 = n_ref[upper], n_cur[upper]
+    usable = np.isfinite(r1) & np.isfinite(r2) & (m1 > 3) & (m2 > 3)
+    if not usable.any():
+        return CorrelationResult(NOT_TESTABLE, "no pair of numeric columns has values on "
+                                 "both sides", columns=columns)
+    ia, ib = upper[0][usable], upper[1][usable]
+    r1, r2, m1, m2 = r1[usable], r2[usable], m1[usable], m2[usable]
+    edge = 1.0 - 1e-9
+    z = (np.arctanh(np.clip(r2, -edge, edge)) - np.arctanh(np.clip(r1, -edge, edge))) / \
+        np.sqrt(SPEARMAN_VARIANCE / (m1 - 3) + SPEARMAN_VARIANCE / (m2 - 3))
+    p_values = np.clip(2.0 * special.ndtr(-np.abs(z)), 0.0, 1.0)
+    adjusted = benjamini_hochberg(p_values)
+    changes = [CorrelationChange(columns[a], columns[b], float(x), float(y), float(p),
+                                 float(q))
+               for a, b, x, y, p, q in zip(ia, ib, r1, r2, p_values, adjusted)]
+    return CorrelationResult(OK, "", columns=columns, pairs=len(changes),
+                             changes=tuple(changes), n_reference=int(len(ref)),
+                             n_current=int(len(cur)))
+
+
+def _correlation_verdict(draft: CorrelationResult, config: MultivariateConfig,
+                         alpha: float) -> CorrelationResult:
+    if draft.status == NOT_TESTABLE:
+        return draft
+    threshold = config.correlation_threshold
+    moved = [c for c in draft.changes if abs(c.change) >= threshold]
+    flagged = sorted((c for c in moved if c.p_adjusted <= alpha),
+                     key=lambda c: -abs(c.change))
+    pool = moved or list(draft.changes)
+    p_value = min(c.p_adjusted for c in pool)
+    biggest = max(draft.changes, key=lambda c: abs(c.change))
+    others = sorted((c for c in draft.changes if c not in flagged),
+                    key=lambda c: (c.p_adjusted, -abs(c.change)))
+    shown = tuple(flagged) + tuple(others[:max(config.top_features - len(flagged), 0)])
+    if flagged:
+        status = DRIFT
+        more = f" (and {len(flagged) - 3} more pairs)" if len(flagged) > 3 else ""
+        reason = ("columns move together differently: "
+                  + "; ".join(f"{c.describe()} (p = {c.p_adjusted:.2g})" for c in flagged[:3])
+                  + more)
+    else:
+        status = OK
+        text = f"largest change {biggest.describe()} (adjusted p = {biggest.p_adjusted:.2g})"
+        if moved:
+            reason = f"within the noise over {draft.pairs} pairs: {text}"
+        elif p_value <= alpha:
+            sharpest = min(draft.changes, key=lambda c: (c.p_adjusted, -abs(c.change)))
+            reason = (f"a detectable but small change (under {threshold:g}): "
+                      f"{sharpest.describe()} (adjusted p = {sharpest.p_adjusted:.2g})")
+        else:
+            reason = f"no pair of columns moves together differently: {text}"
+    return CorrelationResult(status, reason, draft.columns, draft.pairs,
+                             abs(biggest.change), p_value, alpha, bool(moved),
+                             p_value <= alpha, shown, len(flagged), draft.n_reference,
+                             draft.n_current)
+
+
 # --------------------------------------------------------------------------- verdict
 
 
-def _result(clf: DomainClassifierResult, pca: PCAResult, prepared: _Prepared, n_ref: int,
-            n_cur: int, seed: int, config: MultivariateConfig) -> MultivariateResult:
-    flagged = clf.flagged or pca.flagged
-    if clf.status == NOT_TESTABLE and pca.status == NOT_TESTABLE:
+def _result(clf: DomainClassifierResult, pca: PCAResult, corr: CorrelationResult,
+            prepared: _Prepared, n_ref: int, n_cur: int, seed: int,
+            config: MultivariateConfig) -> MultivariateResult:
+    detectors = (clf, pca, corr)
+    flagged = any(d.flagged for d in detectors)
+    if all(d.status == NOT_TESTABLE for d in detectors):
         status = NOT_TESTABLE
         summary = f"multivariate drift not testable: {clf.reason}"
     elif flagged:
         status = DRIFT
-        parts = [d.reason for d in (clf, pca) if d.flagged]
+        parts = [d.reason for d in detectors if d.flagged]
         summary = "the joint distribution changed: " + "; ".join(parts)
     else:
         status = OK
@@ -942,8 +1205,10 @@ def _result(clf: DomainClassifierResult, pca: PCAResult, prepared: _Prepared, n_
                  if clf.auc is not None and clf.p_value is not None else ""]
         if pca.ratio is not None and pca.p_value is not None:
             parts.append(f"PCA error ×{pca.ratio:.3g} (p = {pca.p_value:.2g})")
+        if corr.max_change is not None:
+            parts.append(f"rank correlations moved by at most {corr.max_change:.2f}")
         summary = "no multivariate drift: " + ", ".join(p for p in parts if p)
     return MultivariateResult(
         status=status, flagged=flagged, summary=summary, classifier=clf, pca=pca,
-        columns=tuple(prepared.names), excluded=tuple(prepared.excluded),
+        correlations=corr, columns=tuple(prepared.names), excluded=tuple(prepared.excluded),
         n_reference=n_ref, n_current=n_cur, seed=seed, config=config)

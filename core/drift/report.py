@@ -209,8 +209,15 @@ class DriftReport:
 
     @property
     def drift(self) -> bool:
-        """The data-set verdict over all current data."""
-        return self.overall.drift
+        """The data-set verdict over all current data: features moved (see
+        :attr:`DriftResult.drift`) or, when it was tested, the joint distribution changed."""
+        return self.overall.drift or self.joint_drift
+
+    @property
+    def joint_drift(self) -> bool:
+        """Whether the multivariate tests (when run) flagged the joint distribution."""
+        return self.multivariate is not None and bool(getattr(self.multivariate, "flagged",
+                                                              False))
 
     @property
     def features(self) -> tuple[FeatureDrift, ...]:
@@ -290,8 +297,11 @@ class DriftReport:
         """One sentence: the verdict and what drives it."""
         verdict = "Drift detected" if self.drift else "No relevant drift"
         text = f"{verdict}: {self.overall.summary}"
-        if self.multivariate is not None and getattr(self.multivariate, "flagged", False):
+        if self.joint_drift and self.overall.drift:
             text += "; the joint distribution changed too"
+        elif self.joint_drift:
+            text = (f"{verdict}: the joint distribution changed (the features move together "
+                    f"differently); each feature on its own: {self.overall.summary}")
         return text + "."
 
     def to_dict(self) -> dict[str, Any]:
@@ -369,7 +379,8 @@ def analyze(
         Relevance thresholds; if ``None``, the model's own (``Registry.set_drift_thresholds``)
         over the :class:`DriftThresholds` defaults in model-aware mode, else the defaults.
     multivariate
-        Run the domain-classifier and PCA tests (a few seconds).
+        Run the multivariate tests: domain classifier, PCA, pairwise correlations (a few
+        seconds).
     since, until
         Keep only rows whose time is at or after ``since`` and before ``until`` (ISO 8601
         or datetimes; dates mean midnight UTC). Needs a time column.

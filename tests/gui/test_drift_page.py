@@ -135,6 +135,9 @@ def test_analyzing_the_demo_fills_heatmap_advice_and_charts(page, qtbot, window,
     assert page.feature is not None  # the top finding's feature is open
     assert page.joint_chip.status in ("drift", "ok")
     assert page.joint_model.rowCount() > 0
+    labels = [row.label for row in page.joint_model.rows()]
+    assert {"Domain classifier", "PCA reconstruction error",
+            "Pairwise rank correlations"} <= set(labels)
     assert page.analyze_button.isEnabled()
     assert not page.progress_bar.isVisible()
     for model in (page.advice_model, page.numbers_model, page.numbers_more_model,

@@ -1,4 +1,5 @@
-"""Multivariate drift: domain classifier with a permutation null, PCA reconstruction error."""
+"""Multivariate drift: domain classifier with a permutation null, PCA reconstruction error,
+pairwise rank correlations."""
 
 from __future__ import annotations
 
@@ -72,6 +73,12 @@ def test_correlation_flip_is_flagged_while_marginals_are_identical(flip, flip_re
     assert {f.name for f in clf.top_features[:2]} == {"x1", "x2"}
     assert pca.flagged and pca.ratio is not None and pca.ratio > 5
     assert set(pca.columns) == {"x1", "x2", "z0", "z1"}   # categorical left out
+    corr = result.correlations
+    assert corr.flagged and corr.flagged_pairs == 1 and corr.pairs == 6
+    top = corr.changes[0]
+    assert (top.a, top.b) == ("x1", "x2") and top.reference > 0.85 and top.current < -0.85
+    assert corr.max_change == pytest.approx(abs(top.change))
+    assert "'x1' and 'x2'" in corr.reason
     assert "joint distribution changed" in result.summary
     assert result.columns == ("x1", "x2", "z0", "z1", "color")
 
@@ -84,6 +91,8 @@ def test_result_serialises_to_plain_json(flip_result) -> None:
     assert back["classifier"]["permutations"] == 39
     assert back["classifier"]["top_features"][0]["name"] in ("x1", "x2")
     assert back["config"]["max_rows"] == 1000
+    assert back["correlations"]["flagged"] is True
+    assert back["correlations"]["changes"][0]["a"] == "x1"
     assert MultivariateConfig.from_dict(back["config"]) == FAST
 
 
@@ -95,6 +104,7 @@ def test_same_distribution_is_not_flagged(seed: int) -> None:
     assert not result.flagged and result.status == "ok"
     assert result.classifier.auc is not None and result.classifier.auc < 0.55
     assert result.pca.ratio is not None and result.pca.ratio < 1.2
+    assert not result.correlations.flagged and result.correlations.status == "ok"
     assert 0.0 < (result.classifier.p_value or 0.0) <= 1.0
     assert result.summary.startswith("no multivariate drift")
 
@@ -124,9 +134,64 @@ def test_categorical_association_change_is_flagged() -> None:
 
     result = multivariate_drift(sample(800, 0.9), sample(800, 0.1), config=FAST, seed=0)
     assert result.pca.status == "not_testable"
+    assert result.correlations.status == "not_testable"
     assert result.classifier.alpha == pytest.approx(0.05)
     assert result.flagged and result.classifier.auc is not None
     assert result.classifier.auc > 0.7
+
+
+def _coupled(n: int, rho: float, rng: np.random.Generator, width: int = 12) -> pd.DataFrame:
+    """``width`` independent columns of which ``c0`` and ``c1`` have correlation ``rho``."""
+    frame = pd.DataFrame({f"c{j}": rng.normal(size=n) for j in range(width)})
+    frame["c1"] = rho * frame["c0"] + np.sqrt(1.0 - rho ** 2) * frame["c1"]
+    return frame
+
+
+def test_one_weakened_correlation_among_many_columns_is_named() -> None:
+    # 0.6 -> 0.2 in one pair of twelve columns: the rows' reconstruction error barely moves
+    # (one small component of twelve), the pair's own rank correlation does.
+    rng = np.random.default_rng(8)
+    reference, current = _coupled(2000, 0.6, rng), _coupled(2000, 0.2, rng)
+    result = multivariate_drift(reference, current, config=FAST, seed=0)
+    corr = result.correlations
+    assert result.flagged and corr.flagged and corr.pairs == 66
+    assert corr.flagged_pairs == 1 and (corr.changes[0].a, corr.changes[0].b) == ("c0", "c1")
+    assert corr.alpha == pytest.approx(0.0125) and result.pca.alpha == pytest.approx(0.0125)
+    assert result.classifier.alpha == pytest.approx(0.025)
+    assert "'c0' and 'c1'" in result.summary
+
+
+def test_rank_correlations_are_spearmans_on_rows_where_both_are_present() -> None:
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(4)
+    reference, current = _coupled(400, 0.5, rng, width=3), _coupled(300, 0.5, rng, width=3)
+    current.loc[rng.random(300) < 0.2, "c1"] = np.nan
+    current.loc[:40, "c2"] = current.loc[:40, "c2"].round()   # ties
+    everything = MultivariateConfig(top_features=3)
+    corr = multivariate_drift(reference, current, config=everything, seed=0).correlations
+    assert corr.pairs == 3 and len(corr.changes) == 3
+    for change in corr.changes:
+        both = current[[change.a, change.b]].dropna()
+        expected = spearmanr(both[change.a], both[change.b]).statistic
+        assert change.current == pytest.approx(expected, abs=1e-12)
+        assert change.reference == pytest.approx(
+            spearmanr(reference[change.a], reference[change.b]).statistic, abs=1e-12)
+
+
+def test_monotone_changes_of_one_column_leave_the_correlations_alone() -> None:
+    # A shift, a new scale, a log and more missing values: the per-feature tests' business;
+    # how the columns move together is unchanged.
+    rng = np.random.default_rng(6)
+    reference = _coupled(1500, 0.6, rng, width=4)
+    current = _coupled(1500, 0.6, rng, width=4)
+    current["c0"] = 3.0 * current["c0"] + 10.0
+    current["c1"] = np.exp(current["c1"])
+    current.loc[rng.random(1500) < 0.3, "c2"] = np.nan
+    result = multivariate_drift(reference, current, config=FAST, seed=0)
+    assert not result.correlations.flagged
+    assert result.correlations.max_change is not None and result.correlations.max_change < 0.1
+    assert result.flagged   # the classifier sees the shift
 
 
 def test_same_seed_same_result(flip, flip_result) -> None:
@@ -221,5 +286,7 @@ def test_config_is_validated() -> None:
     MultivariateConfig(permutations=19, alpha=0.1)
     with pytest.raises(InvalidInputError):
         MultivariateConfig(auc_threshold=0.4)
+    with pytest.raises(InvalidInputError, match="correlation_threshold"):
+        MultivariateConfig(correlation_threshold=0.0)
     with pytest.raises(InvalidInputError, match="unknown"):
         MultivariateConfig.from_dict({"max_row": 10})

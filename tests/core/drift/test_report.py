@@ -322,3 +322,23 @@ def test_outputs_json(demo) -> None:
     assert [(h["host"], h["since"]) for h in data["hosts"]] == [
         ("edge-1", "2026-11-20"), ("edge-2", "2026-11-21")]
     assert len(data["cells"]) == 14
+
+
+def test_a_changed_correlation_alone_is_drift_for_the_report() -> None:
+    # Both columns keep exactly their values; only how they pair up changes (0.8 -> -0.8):
+    # no feature drifts, the report's verdict still says drift and why.
+    rng = np.random.default_rng(3)
+    n = 1500
+    x = rng.normal(size=n)
+    reference = pd.DataFrame({"x": x, "y": 0.8 * x + 0.6 * rng.normal(size=n),
+                              "z": rng.normal(size=n)})
+    target = -0.8 * reference["x"].to_numpy() + 0.6 * rng.normal(size=n)
+    current = reference.copy()
+    current["y"] = np.sort(reference["y"].to_numpy())[np.argsort(np.argsort(target))]
+    report = run(analyze(current, reference=reference, time_column=None))
+    assert not report.overall.drift and report.joint_drift and report.drift
+    assert report.summary().startswith("Drift detected: the joint distribution changed")
+    assert report.multivariate.correlations.flagged
+    assert report.to_dict()["drift"] is True
+    quiet = run(analyze(current, reference=reference, time_column=None, multivariate=False))
+    assert not quiet.drift and quiet.summary().startswith("No relevant drift")
