@@ -519,23 +519,17 @@ def _multivariate(report: DriftReport) -> str:
              f"<p>{_e(_sentence(getattr(multi, 'summary', '')))}</p>"]
     rows = []
     clf = getattr(multi, "classifier", None)
-    if clf is not None:
-        rows.append(["domain classifier", _status(getattr(clf, "status", "")),
-                     f"ROC AUC {_fmt(getattr(clf, 'auc', None))}",
-                     f"p {_fmt(getattr(clf, 'p_value', None))}",
-                     _e(getattr(clf, "reason", ""))])
     pca = getattr(multi, "pca", None)
-    if pca is not None:
-        rows.append(["PCA reconstruction error", _status(getattr(pca, "status", "")),
-                     f"ratio {_fmt(getattr(pca, 'ratio', None))}",
-                     f"p {_fmt(getattr(pca, 'p_value', None))}",
-                     _e(getattr(pca, "reason", ""))])
     corr = getattr(multi, "correlations", None)
-    if corr is not None:
-        rows.append(["pairwise rank correlations", _status(getattr(corr, "status", "")),
-                     f"largest change {_fmt(getattr(corr, 'max_change', None))}",
-                     f"p {_fmt(getattr(corr, 'p_value', None))}",
-                     _e(getattr(corr, "reason", ""))])
+    for label, detector, effect in (
+            ("domain classifier", clf, f"ROC AUC {_fmt(getattr(clf, 'auc', None))}"),
+            ("PCA reconstruction error", pca, f"ratio {_fmt(getattr(pca, 'ratio', None))}"),
+            ("pairwise rank correlations", corr,
+             f"largest change {_fmt(getattr(corr, 'max_change', None))}")):
+        if detector is not None:
+            rows.append([label, _status(getattr(detector, "status", "")), effect,
+                         f"p {_fmt(getattr(detector, 'p_value', None))}",
+                         _e(getattr(detector, "reason", ""))])
     if rows:
         parts.append(_table(["detector", "status", "effect", "significance", "reason"], rows,
                             "grid"))
@@ -544,6 +538,11 @@ def _multivariate(report: DriftReport) -> str:
         parts.append("<p>The classifier leaned most on: "
                      + ", ".join(f"{_e(t.name)} ({_fmt(t.importance)})" for t in top)
                      + ".</p>")
+    moved = list(getattr(corr, "changes", ()))[:getattr(corr, "flagged_pairs", 0)]
+    if moved:
+        parts.append("<p>Pairs whose rank correlation changed: "
+                     + "; ".join(f"{_e(c.a)} and {_e(c.b)} {c.reference:.2f} → "
+                                 f"{c.current:.2f}" for c in moved) + ".</p>")
     excluded = getattr(multi, "excluded", ())
     if excluded:
         parts.append('<p class="muted">Left out: '

@@ -241,6 +241,17 @@ class MultivariateConfig:
 
 
 
+class _Detector:
+    """What every detector's result has: a status, hence whether it raised the alarm."""
+
+    status: str
+
+    @property
+    def flagged(self) -> bool:
+        """Whether this detector raised the alarm."""
+        return self.status == DRIFT
+
+
 @dataclass(frozen=True)
 class FeatureImportance:
     """How much the domain classifier relied on one column.
@@ -263,7 +274,7 @@ class FeatureImportance:
 
 
 @dataclass(frozen=True)
-class DomainClassifierResult:
+class DomainClassifierResult(_Detector):
     """The domain classifier's numbers and verdict.
 
     Attributes
@@ -312,11 +323,6 @@ class DomainClassifierResult:
     top_n: int = 5
 
     @property
-    def flagged(self) -> bool:
-        """Whether this detector raised the alarm."""
-        return self.status == DRIFT
-
-    @property
     def top_features(self) -> tuple[FeatureImportance, ...]:
         """The columns the classifier leaned on most (positive importance, at most
         ``top_n``)."""
@@ -336,7 +342,7 @@ class DomainClassifierResult:
 
 
 @dataclass(frozen=True)
-class PCAResult:
+class PCAResult(_Detector):
     """The PCA reconstruction-error detector's numbers and verdict.
 
     Attributes
@@ -381,11 +387,6 @@ class PCAResult:
     n_fit: int = 0
     n_reference: int = 0
     n_current: int = 0
-
-    @property
-    def flagged(self) -> bool:
-        """Whether this detector raised the alarm."""
-        return self.status == DRIFT
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -441,7 +442,7 @@ class CorrelationChange:
 
 
 @dataclass(frozen=True)
-class CorrelationResult:
+class CorrelationResult(_Detector):
     """The pairwise rank-correlation detector's numbers and verdict.
 
     Attributes
@@ -485,11 +486,6 @@ class CorrelationResult:
     flagged_pairs: int = 0
     n_reference: int = 0
     n_current: int = 0
-
-    @property
-    def flagged(self) -> bool:
-        """Whether this detector raised the alarm."""
-        return self.status == DRIFT
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""

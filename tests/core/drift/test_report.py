@@ -340,5 +340,7 @@ def test_a_changed_correlation_alone_is_drift_for_the_report() -> None:
     assert report.summary().startswith("Drift detected: the joint distribution changed")
     assert report.multivariate.correlations.flagged
     assert report.to_dict()["drift"] is True
+    from modeldeck.core.drift.html import render_html
+    assert "Pairs whose rank correlation changed: x and y 0." in render_html(report)
     quiet = run(analyze(current, reference=reference, time_column=None, multivariate=False))
     assert not quiet.drift and quiet.summary().startswith("No relevant drift")
