@@ -330,6 +330,10 @@ class SSHConnection(Connection):
 def _transport_factory(sock: Any, **kwargs: Any) -> Any:
     import paramiko
 
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        # paramiko leaves Nagle's algorithm on: a command's last small packet then waits
+        # for the host's delayed ACK, ~40 ms of every command (7 ms instead of 48 here)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock, **kwargs)
     options = transport.get_security_options()
     available = tuple(options.ciphers)
