@@ -40,9 +40,9 @@ Pairwise rank correlations
 The reconstruction error spreads one pair's change over every column, so a single
 correlation that weakens (0.6 to 0.3, say) among twenty independent columns barely moves
 it. This detector looks at each pair of numeric columns directly: Spearman's rank
-correlation on each side (rows where both are present), the difference tested on Fisher's
-z scale (``atanh``, variance ``1.06 / (n - 3)`` for a rank correlation), Benjamini-Hochberg
-across the pairs. A pair counts when its correlation moved by at least
+correlation on each side (rows where both are present; each column ranked once, all pairs
+in a few matrix products), the difference tested on Fisher's z scale (``atanh``, variance
+``1.06 / (n - 3)`` for a rank correlation), Benjamini-Hochberg across the pairs. A pair counts when its correlation moved by at least
 ``correlation_threshold`` and its adjusted p-value is within the detector's share of
 ``alpha``. Rank correlations ignore any monotone change of one column (a shift, a new
 scale), which is the per-feature tests' business: this detector sees only how columns
@@ -1070,40 +1070,32 @@ def _pca_verdict(draft: PCAResult, config: MultivariateConfig, alpha: float) -> 
 SPEARMAN_VARIANCE = 1.06
 
 
-def _ranks(column: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share theirs) of a column without missing values."""
+def _rank_correlations(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spearman's correlation of every pair of columns of ``x`` and the number of rows
+    where both are present.
+
+    Each column is ranked once over its present values (ties share their average rank);
+    a pair's correlation is the Pearson correlation of those ranks over the rows where both
+    are present, all pairs at once (``O(n p²)`` in matrix products). For columns without
+    missing values that is exactly Spearman's; for the rest it differs from ranking each
+    pair's shared rows anew only in the ranks' spacing (the same estimator on both sides,
+    which is what the test compares), and it avoids ranking every pair again.
+    """
     from scipy.stats import rankdata
 
-    return np.asarray(rankdata(column), dtype=np.float64)
-
-
-def _rank_correlations(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Spearman's correlation of every pair of columns of ``x`` (rows where both are
-    present) and the number of such rows per pair."""
-    p = x.shape[1]
     present = ~np.isnan(x)
-    complete = present.all(axis=0)
-    rho = np.full((p, p), np.nan)
-    rows = np.zeros((p, p), dtype=np.int64)
-    full = np.flatnonzero(complete)
-    if full.size >= 2:
-        ranks = np.column_stack([_ranks(x[:, j]) for j in full])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            block = np.corrcoef(ranks, rowvar=False)
-        rho[np.ix_(full, full)] = block
-        rows[np.ix_(full, full)] = x.shape[0]
-    for i in range(p):
-        for j in range(i + 1, p):
-            if complete[i] and complete[j]:
-                continue
-            both = present[:, i] & present[:, j]
-            rows[i, j] = rows[j, i] = int(both.sum())
-            if rows[i, j] < 3:
-                continue
-            a, b = _ranks(x[both, i]), _ranks(x[both, j])
-            if np.ptp(a) > 0 and np.ptp(b) > 0:
-                rho[i, j] = rho[j, i] = float(np.corrcoef(a, b)[0, 1])
-    return rho, rows
+    ranks = np.where(present, rankdata(x, axis=0, nan_policy="omit"), 0.0)
+    mask = present.astype(np.float64)
+    rows = mask.T @ mask                       # rows where both columns are present
+    sums = ranks.T @ mask                      # [i, j]: sum of i's ranks over those rows
+    squares = (ranks * ranks).T @ mask
+    products = ranks.T @ ranks
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = products - sums * sums.T / rows
+        var = squares - sums * sums / rows
+        rho = cov / np.sqrt(var * var.T)
+    rho[(rows < 3) | ~np.isfinite(rho)] = np.nan
+    return np.clip(rho, -1.0, 1.0), rows.astype(np.int64)
 
 
 def _correlations(prepared: _Prepared, config: MultivariateConfig) -> CorrelationResult:
