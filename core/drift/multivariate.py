@@ -98,7 +98,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -465,8 +465,9 @@ class CorrelationResult(_Detector):
     relevant, significant
         A pair moved by ``>= correlation_threshold``; ``p_value <= alpha``.
     changes
-        The pairs that moved, largest change first: every flagged pair, then others
-        (at most ``top_features`` in all, flagged pairs always listed).
+        Every flagged pair (largest change first), then the other pairs with the smallest
+        adjusted p-values, ``top_features`` in all (flagged pairs always listed). Before
+        the verdict: every pair compared.
     flagged_pairs
         How many pairs are both relevant and significant.
     n_reference, n_current
@@ -1057,10 +1058,8 @@ def _pca_verdict(draft: PCAResult, config: MultivariateConfig, alpha: float) -> 
         status, reason = OK, f"a detectable but small change: {text}"
     else:
         status, reason = OK, f"no change in the correlations: {text}"
-    return PCAResult(status, reason, draft.columns, draft.components,
-                     draft.explained_variance, draft.reference_error, draft.current_error,
-                     draft.ratio, draft.p_value, alpha, relevant, significant, draft.n_fit,
-                     draft.n_reference, draft.n_current)
+    return replace(draft, status=status, reason=reason, alpha=alpha, relevant=relevant,
+                   significant=significant)
 
 
 # --------------------------------------------------------------------------- correlations
@@ -1140,14 +1139,19 @@ def _correlation_verdict(draft: CorrelationResult, config: MultivariateConfig,
     if draft.status == NOT_TESTABLE:
         return draft
     threshold = config.correlation_threshold
+
+    def sharpest_first(c: CorrelationChange) -> tuple[float, float]:
+        return c.p_adjusted, -abs(c.change)
+
     moved = [c for c in draft.changes if abs(c.change) >= threshold]
     flagged = sorted((c for c in moved if c.p_adjusted <= alpha),
                      key=lambda c: -abs(c.change))
-    pool = moved or list(draft.changes)
-    p_value = min(c.p_adjusted for c in pool)
+    sharpest = min(moved or draft.changes, key=sharpest_first)
+    p_value = sharpest.p_adjusted
     biggest = max(draft.changes, key=lambda c: abs(c.change))
-    others = sorted((c for c in draft.changes if c not in flagged),
-                    key=lambda c: (c.p_adjusted, -abs(c.change)))
+    others = sorted((c for c in draft.changes
+                     if not (abs(c.change) >= threshold and c.p_adjusted <= alpha)),
+                    key=sharpest_first)
     shown = tuple(flagged) + tuple(others[:max(config.top_features - len(flagged), 0)])
     if flagged:
         status = DRIFT
@@ -1161,15 +1165,13 @@ def _correlation_verdict(draft: CorrelationResult, config: MultivariateConfig,
         if moved:
             reason = f"within the noise over {draft.pairs} pairs: {text}"
         elif p_value <= alpha:
-            sharpest = min(draft.changes, key=lambda c: (c.p_adjusted, -abs(c.change)))
             reason = (f"a detectable but small change (under {threshold:g}): "
                       f"{sharpest.describe()} (adjusted p = {sharpest.p_adjusted:.2g})")
         else:
             reason = f"no pair of columns moves together differently: {text}"
-    return CorrelationResult(status, reason, draft.columns, draft.pairs,
-                             abs(biggest.change), p_value, alpha, bool(moved),
-                             p_value <= alpha, shown, len(flagged), draft.n_reference,
-                             draft.n_current)
+    return replace(draft, status=status, reason=reason, max_change=abs(biggest.change),
+                   p_value=p_value, alpha=alpha, relevant=bool(moved),
+                   significant=p_value <= alpha, changes=shown, flagged_pairs=len(flagged))
 
 
 # --------------------------------------------------------------------------- verdict

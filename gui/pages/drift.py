@@ -1538,20 +1538,19 @@ class DriftPage(QWidget):
                 NumberRow("Components", f"{pca.components} of {len(pca.columns)} columns"
                           + (f" ({pca.explained_variance:.0%} of the variance)"
                              if pca.explained_variance is not None else ""))]
-        corr = getattr(multi, "correlations", None)
-        if corr is not None:
-            rows += [NumberRow("Pairwise rank correlations", section=True),
-                     NumberRow("Verdict", STATUS_TEXT.get(corr.status, corr.status),
-                               colour=STATUS_COLORS.get(corr.status), tooltip=corr.reason),
-                     NumberRow("Largest change", corr.max_change,
-                               tooltip="absolute change of a pair's Spearman correlation"),
-                     NumberRow("Adjusted p-value", corr.p_value,
-                               tooltip="Benjamini-Hochberg across the pairs compared"),
-                     NumberRow("Pairs compared", f"{corr.pairs:,}")]
-            rows += [NumberRow(f"{c.a} · {c.b}", f"{c.reference:.2f} → {c.current:.2f}",
-                               colour=STATUS_COLORS.get("drift") if i < corr.flagged_pairs
-                               else None, tooltip=f"adjusted p = {c.p_adjusted:.2g}")
-                     for i, c in enumerate(corr.changes[:5])]
+        corr = multi.correlations
+        rows += [NumberRow("Pairwise rank correlations", section=True),
+                 NumberRow("Verdict", STATUS_TEXT.get(corr.status, corr.status),
+                           colour=STATUS_COLORS.get(corr.status), tooltip=corr.reason),
+                 NumberRow("Largest change", corr.max_change,
+                           tooltip="absolute change of a pair's Spearman correlation"),
+                 NumberRow("Adjusted p-value", corr.p_value,
+                           tooltip="Benjamini-Hochberg across the pairs compared"),
+                 NumberRow("Pairs compared", f"{corr.pairs:,}")]
+        rows += [NumberRow(f"{c.a} · {c.b}", f"{c.reference:.2f} → {c.current:.2f}",
+                           colour=STATUS_COLORS.get("drift") if i < corr.flagged_pairs
+                           else None, tooltip=f"adjusted p = {c.p_adjusted:.2g}")
+                 for i, c in enumerate(corr.changes[:5])]
         if multi.excluded:
             rows.append(NumberRow("Left out", section=True))
             rows += [NumberRow(name, reason, tooltip=reason) for name, reason in multi.excluded]
