@@ -62,22 +62,22 @@ until the fault file is removed, then go on. Reaching a point writes its name to
 
 from __future__ import annotations
 
-import argparse
 import errno
 import fcntl
-import hashlib
-import json
 import os
-import re
-import shutil
-import signal
 import sys
-import tempfile
 import time
 
-# datetime, platform, socket, subprocess and traceback are left out or imported where
-# used: every agent call starts a Python process, and a deploy's calls should cost
-# milliseconds (traceback alone is ~6 ms of a ~60 ms call)
+# Every agent call starts a Python process (a rollback of 20 hosts starts 20 at once), so the
+# agent imports only what costs nothing: hashlib, shutil, subprocess, tempfile and the rest are
+# imported where used, and json, re and argparse not at all — `import json` pulls `re` and
+# `enum` (~17 ms of a call's start-up), argparse `re` and `gettext` (~20 ms). The agent speaks
+# JSON through `_json`, the C half of the json package (see `dumps`), and parses its command
+# line from SPEC (see `parse_command`): a call costs ~20 ms of CPU instead of ~60 ms.
+try:
+    import _json
+except ImportError:  # not CPython: the json package (slower to import, same text)
+    _json = None
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~4 ms of every call's start-up
     from typing import Any
@@ -110,13 +110,10 @@ SYSTEM_ALLOWED_SIGNERS = "/etc/modeldeck/allowed_signers"
 #: under PYTHONDONTWRITEBYTECODE: the folder is the agent's own)
 BOOT = ("import sys; sys.dont_write_bytecode = False; sys.path.insert(0, sys.argv.pop(1)); "
         "import agent; sys.exit(agent.main())")
-_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 #: The first word of every call a pinned agent accepts (``modeldeck-agent COMMAND ...``).
 PINNED_WORD = "modeldeck-agent"
 #: Where a pinned agent takes wheels from (the admin's; the desktop cannot send any).
 PINNED_WHEELHOUSE = "/var/lib/modeldeck/wheelhouse"
-_REQUIREMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
 #: Set when the agent runs pinned (see :func:`pinned_main`): its python, allowed signers
 #: and wheelhouse, fixed by the host's admin.
 _pinned: dict[str, str] = {}
@@ -146,9 +143,96 @@ class StepFailed(Exception):
         self.log_tail = log_tail
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # noqa: D102 - argparse hook
-        raise AgentError(f"bad usage: {message}", f"see `{self.prog} -h`")
+class Args:
+    """A parsed command line: an attribute per option (``--ready-timeout`` → ``ready_timeout``)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"Args({self.__dict__!r})"
+
+
+# -- JSON without the json package (see the imports) ---------------------------------------------
+
+_WHITESPACE = " \t\n\r"
+
+
+class _Decoding:
+    """What the C scanner reads off a ``json.JSONDecoder``: its defaults."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"),
+                      "-Infinity": float("-inf")}.__getitem__
+
+
+try:
+    _scan = _json.make_scanner(_Decoding()) if _json is not None else None
+except (AttributeError, TypeError):  # a C scanner that wants other settings
+    _scan = None
+
+
+def dumps(obj: Any, compact: bool = False) -> str:
+    """``json.dumps(obj, sort_keys=True, default=str)`` — with ``compact``, and
+    ``separators=(",", ":")`` — the same text, from the C encoder json.dumps itself uses."""
+    item, key = (",", ":") if compact else (", ", ": ")
+    if _json is not None:
+        try:
+            encode = _json.make_encoder(None, str, _json.encode_basestring_ascii, None, key,
+                                        item, True, False, True)
+        except (AttributeError, TypeError):  # a C encoder that wants other arguments
+            pass
+        else:
+            return "".join(encode(obj, 0))
+    import json
+    return json.dumps(obj, sort_keys=True, default=str, separators=(item, key))
+
+
+def loads(text: str) -> Any:
+    """``json.loads(text)``: the same value, or ValueError."""
+    if _scan is None:
+        import json
+        return json.loads(text)
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = _scan(text, start)
+    except (StopIteration, SystemError):
+        # Not JSON: json says what is wrong. (The C scanner raises its errors through
+        # json.decoder, and fails with SystemError when nothing imported that.)
+        value, end = None, -1
+    if end < 0 or text[end:].strip(_WHITESPACE):
+        import json
+        return json.loads(text)  # raises json.JSONDecodeError, a ValueError
+    return value
+
+
+# -- names and hashes (what the deployer sends is checked before it names a path) -----------------
+
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_CHARS = _ALNUM | frozenset("_.@+-")
+_NAME_CHARS = _ALNUM | frozenset("._-")
+_VERSION_CHARS = _ALNUM | frozenset(".+!_-")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _made_of(text: str, first: frozenset[str], rest: frozenset[str]) -> bool:
+    return bool(text) and text[0] in first and all(c in rest for c in text)
+
+
+def is_sha256(value: Any) -> bool:
+    """A sha256 as the deployer writes it: 64 lowercase hex digits."""
+    return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX
+
+
+def is_pinned_requirement(line: str) -> bool:
+    """``name==version`` and nothing else (no URL, option or marker)."""
+    name, sep, version = line.partition("==")
+    return bool(sep) and _made_of(name, _ALNUM, _NAME_CHARS) and _made_of(
+        version, _ALNUM, _VERSION_CHARS)
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -212,12 +296,18 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def make_temp(folder: str, prefix: str, suffix: str = "") -> tuple[int, str]:
+    """``(fd, path)`` of a new file in ``folder`` (mode 0600, opened by this process only):
+    ``tempfile.mkstemp`` without importing tempfile, random and hashlib."""
+    path = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}{suffix}")
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), path
+
+
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a fsynced temporary file and a rename."""
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=folder)
+    fd, tmp = make_temp(folder, f".{os.path.basename(path)}.", ".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -235,21 +325,30 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
 
 
 def write_json(path: str, data: Any) -> None:
-    """Write a JSON file atomically."""
-    write_atomic(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    """Write a JSON file atomically: an object a member per line, a list an item per line
+    (what an admin reads on the host)."""
+    if isinstance(data, dict) and data and all(isinstance(k, str) for k in data):
+        text = "{\n" + ",\n".join(f" {dumps(k)}: {dumps(data[k])}" for k in sorted(data)) + "\n}"
+    elif isinstance(data, list) and data:
+        text = "[\n" + ",\n".join(" " + dumps(item) for item in data) + "\n]"
+    else:
+        text = dumps(data)
+    write_atomic(path, (text + "\n").encode())
 
 
 def read_json(path: str, default: Any = None) -> Any:
     """A JSON file's content, or ``default`` when missing or unreadable."""
     try:
         with open(path, "rb") as fh:
-            return json.loads(fh.read().decode("utf-8"))
+            return loads(fh.read().decode("utf-8"))
     except (OSError, ValueError):
         return default
 
 
 def file_sha256(path: str) -> str:
     """The sha256 of a file, read in 1 MiB blocks."""
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -269,7 +368,18 @@ def remove_tree(path: str) -> None:
     trash = os.path.join(parent, f".trash-{os.path.basename(path)}-{os.urandom(4).hex()}")
     os.rename(path, trash)
     fsync_dir(parent)
-    shutil.rmtree(trash, ignore_errors=True)
+    try:  # a folder of files (the lock) without importing shutil, which imports re
+        with os.scandir(trash) as entries:
+            names = [(e.path, e.is_dir(follow_symlinks=False)) for e in entries]
+        if any(is_dir for _, is_dir in names):
+            raise IsADirectoryError(trash)
+        for name, _ in names:
+            os.unlink(name)
+        os.rmdir(trash)
+    except OSError:
+        import shutil
+
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def free_bytes(path: str) -> int:
@@ -285,7 +395,8 @@ def free_bytes(path: str) -> int:
 
 def check_id(value: str, what: str = "release id") -> str:
     """A release id or env hash safe as a single path component."""
-    if not _ID_RE.match(value or "") or value.endswith(".partial") or ".." in value:
+    if (not value or len(value) > 200 or not _made_of(value, _ALNUM | {"_"}, _ID_CHARS)
+            or value.endswith(".partial") or ".." in value):
         raise AgentError(f"{what} {value!r} is not valid",
                          "use letters, digits and . _ - @ + (as modeldeck bundle names them)")
     return value
@@ -310,7 +421,7 @@ def read_stdin_json() -> tuple[Any, bytes]:
 def read_json_bytes(raw: bytes) -> Any:
     """``raw`` parsed as JSON (sent on stdin)."""
     try:
-        return json.loads(raw.decode("utf-8"))
+        return loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise AgentError(f"stdin is not JSON ({exc})", "send the JSON document on stdin")
 
@@ -551,7 +662,7 @@ def http(method: str, bind: str, port: int, path: str, body: Any = None,
     headers = {"Accept": "application/json"}
     data = None
     if body is not None:
-        data = json.dumps(body).encode()
+        data = dumps(body).encode()
         headers["Content-Type"] = "application/json"
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -575,7 +686,7 @@ def http(method: str, bind: str, port: int, path: str, body: Any = None,
         return None, str(getattr(exc, "reason", exc))
     text = raw.decode("utf-8", "replace")
     try:
-        return status, json.loads(text)
+        return status, loads(text)
     except ValueError:
         return status, text
 
@@ -661,6 +772,8 @@ def wait_dead(pid: int, timeout: float) -> bool:
 
 def stop_server(root: Root, timeout: float = STOP_TIMEOUT) -> dict[str, Any]:
     """Stop this root's server(s): SIGTERM, wait ``timeout`` s, then SIGKILL."""
+    import signal
+
     info = server_info(root)
     stopped = []
     if info.get("supervisor") == "systemd" and info.get("unit"):
@@ -735,7 +848,9 @@ class Started:
 def start_server(root: Root, rid: str, python: str, bind: str, port: int,
                  token_file: str | None = None, supervisor: str = "pidfile") -> Started:
     """Start the server of release ``rid`` (the real folder, not ``current``)."""
+    import shutil
     import subprocess
+
     real = root.release(rid)
     if not os.path.isfile(os.path.join(real, "manifest.json")):
         raise StepFailed(f"release {rid} is not on the host")
@@ -933,6 +1048,9 @@ def _probe_python(root: Root) -> tuple[dict[str, str | None], str, str, bool]:
     import importlib.util
     import platform
 
+    if sys.flags.no_site:  # run with -S (as the deployer does): the packages' folders too
+        import site
+        site.main()
     state = _python_state(root)
     cache_path = os.path.join(root.meta, "probe-cache.json")
     cached = read_json(cache_path, {}) or {}
@@ -963,7 +1081,7 @@ def _probe_python(root: Root) -> tuple[dict[str, str | None], str, str, bool]:
     return versions, libc, libc_version, venv
 
 
-def cmd_probe(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_probe(root: Root, args: Args) -> dict[str, Any]:
     """What the host is: its Python, platform, disk, systemd and installed packages."""
     import platform
 
@@ -1006,10 +1124,10 @@ def read_holder(root: Root) -> dict[str, Any] | None:
     return holder
 
 
-def cmd_lock(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_lock(root: Root, args: Args) -> dict[str, Any]:
     """Take the deploy lock, or exit 3 naming its holder."""
     try:
-        owner = json.loads(args.owner)
+        owner = loads(args.owner)
     except ValueError as exc:
         raise AgentError(f"--owner is not JSON ({exc})",
                          'pass e.g. --owner \'{"who": "carol", "where": "laptop", "pid": 1, '
@@ -1018,15 +1136,17 @@ def cmd_lock(root: Root, args: argparse.Namespace) -> dict[str, Any]:
         raise AgentError("--owner must be a JSON object", 'pass {"who", "where", "pid", '
                          '"operation"}')
     os.makedirs(root.meta, exist_ok=True)
-    token = os.urandom(16).hex()  # hex: never starts with "-" (argparse)
+    token = os.urandom(16).hex()  # hex: never starts with "-"
     owner = dict(owner, since=now_iso(), token=token)
-    tmp = tempfile.mkdtemp(prefix=".lock-", dir=root.meta)
+    tmp = os.path.join(root.meta, f".lock-{os.urandom(6).hex()}")
+    os.mkdir(tmp, 0o700)
     write_json(os.path.join(tmp, "owner.json"), owner)
     try:
         # renaming a non-empty folder onto an existing one fails: the lock is atomic and
         # never exists without its owner.json
         os.rename(tmp, root.lock)
     except OSError as exc:
+        import shutil
         shutil.rmtree(tmp, ignore_errors=True)
         if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
             raise
@@ -1042,7 +1162,7 @@ def cmd_lock(root: Root, args: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True, "token": token, "holder": holder_public(owner)}
 
 
-def cmd_unlock(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_unlock(root: Root, args: Args) -> dict[str, Any]:
     """Release the deploy lock (with its token, or --force)."""
     holder = read_holder(root)
     if holder is None:
@@ -1117,14 +1237,14 @@ def _stdin_manifest(rid: str) -> tuple[dict[str, str], bytes]:
     files = {}
     for rel, sha in manifest["files"].items():
         check_relpath(rel)
-        if not isinstance(sha, str) or not _SHA_RE.match(sha):
+        if not is_sha256(sha):
             raise AgentError(f"the manifest's sha256 of {rel} is not valid",
                              "rebuild the release with `modeldeck bundle`")
         files[rel] = sha
     return files, raw
 
 
-def cmd_plan(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_plan(root: Root, args: Args) -> dict[str, Any]:
     """What ``prepare`` would do, without writing anything (for ``deploy --plan``)."""
     rid = check_id(args.release)
     files, _raw = _stdin_manifest(rid)
@@ -1139,7 +1259,7 @@ def cmd_plan(root: Root, args: argparse.Namespace) -> dict[str, Any]:
             "free_bytes": free_bytes(root.path)}
 
 
-def cmd_prepare(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_prepare(root: Root, args: Args) -> dict[str, Any]:
     """Start an upload: the partial folder, with every already-present file hard-linked."""
     rid = check_id(args.release)
     files, raw = _stdin_manifest(rid)
@@ -1184,13 +1304,13 @@ def _wheel_files(data: Any) -> dict[str, str]:
                          "send the wheel names and their sha256")
     for name, sha in files.items():
         if (not isinstance(name, str) or "/" in name or name.startswith(".")
-                or name == "index.json" or not _SHA_RE.match(str(sha))):
+                or name == "index.json" or not is_sha256(sha)):
             raise AgentError(f"bad wheel entry {name!r}: {sha!r}",
                              "send plain file names and lowercase hex sha256")
     return files
 
 
-def cmd_prepare_wheels(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_prepare_wheels(root: Root, args: Args) -> dict[str, Any]:
     """Which of the given wheels the wheelhouse lacks (by name and sha256)."""
     files = _wheel_files(read_stdin_json()[0])
     os.makedirs(root.wheelhouse, exist_ok=True)
@@ -1201,7 +1321,7 @@ def cmd_prepare_wheels(root: Root, args: argparse.Namespace) -> dict[str, Any]:
             "wheelhouse": root.wheelhouse, "free_bytes": free_bytes(root.path)}
 
 
-def cmd_verify_wheels(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_verify_wheels(root: Root, args: Args) -> dict[str, Any]:
     """Hash the given wheels; record the good ones in the index, delete the bad ones."""
     files = _wheel_files(read_stdin_json()[0])
     index = load_wheel_index(root)
@@ -1233,8 +1353,10 @@ def cmd_verify_wheels(root: Root, args: argparse.Namespace) -> dict[str, Any]:
 
 def expected_release_id(manifest: dict[str, Any]) -> str:
     """The id the manifest's content gives (``<model>-v<version>-<12 hex>``)."""
+    import hashlib
+
     body = {k: v for k, v in manifest.items() if k not in UNHASHED}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    text = dumps(body, compact=True)
     model = manifest.get("model") or {}
     return (f"{model.get('name')}-v{model.get('version')}-"
             f"{hashlib.sha256(text.encode()).hexdigest()[:12]}")
@@ -1281,7 +1403,7 @@ def verify_folder(folder: str, rid: str) -> tuple[list[str], int, int]:
     return problems, len(files), size
 
 
-def cmd_verify(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_verify(root: Root, args: Args) -> dict[str, Any]:
     """Check every file of the upload (or of the complete release) against its manifest."""
     rid = check_id(args.release)
     folder = root.partial(rid)
@@ -1301,7 +1423,7 @@ def cmd_verify(root: Root, args: argparse.Namespace) -> dict[str, Any]:
             "complete": folder == root.release(rid)}
 
 
-def cmd_commit(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_commit(root: Root, args: Args) -> dict[str, Any]:
     """Rename the verified upload to ``releases/<id>`` (a no-op when already complete)."""
     rid = check_id(args.release)
     if root.is_complete(rid):
@@ -1317,7 +1439,7 @@ def cmd_commit(root: Root, args: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True, "release": rid, "renamed": True}
 
 
-def cmd_receive(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_receive(root: Root, args: Args) -> dict[str, Any]:
     """Files of an upload sent on stdin, for hosts without SFTP (a pinned agent): each is a
     JSON line ``{"path": REL, "size": N, "mode": M}`` and then its N bytes. Only files the
     upload's manifest lists, written into ``releases/<id>.partial`` (a temporary name, then
@@ -1335,7 +1457,7 @@ def cmd_receive(root: Root, args: argparse.Namespace) -> dict[str, Any]:
         if not header.strip():
             break
         try:
-            item = json.loads(header.decode("utf-8"))
+            item = loads(header.decode("utf-8"))
             rel, size = check_relpath(item["path"]), int(item["size"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             raise AgentError(f"bad receive header {header[:120]!r}",
@@ -1345,7 +1467,7 @@ def cmd_receive(root: Root, args: argparse.Namespace) -> dict[str, Any]:
                              "send only the files prepare listed as missing")
         dest = os.path.join(partial, *rel.split("/"))
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".receive.", dir=os.path.dirname(dest))
+        fd, tmp = make_temp(os.path.dirname(dest), ".receive.")
         try:
             with os.fdopen(fd, "wb") as out:
                 left = size
@@ -1368,8 +1490,10 @@ def cmd_receive(root: Root, args: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True, "release": rid, "files": count, "bytes": total}
 
 
-def cmd_install_env(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_install_env(root: Root, args: Args) -> dict[str, Any]:
     """A virtual environment from the wheelhouse (``--no-index``), reused by hash."""
+    import shutil
+
     name = check_id(args.hash, "environment hash")
     env = os.path.join(root.envs, name)
     python = os.path.join(env, "bin", "python")
@@ -1433,7 +1557,7 @@ def _check_pinned_requirements(path: str) -> None:
     with open(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             line = line.strip()
-            if line and not _REQUIREMENT_RE.match(line):
+            if line and not is_pinned_requirement(line):
                 raise AgentError(f"this host's pinned agent installs only name==version "
                                  f"requirements, not {line[:80]!r}",
                                  "deploy with ModelDeck's own requirements")
@@ -1483,6 +1607,10 @@ def spawn_worker(root: Root, params: dict[str, Any], lock: ActivationLock) -> in
     code = 1
     try:
         os.setsid()
+        try:  # signal.py's C half: its enum classes would cost ~8 ms before the switch
+            import _signal as signal
+        except ImportError:
+            import signal  # type: ignore[no-redef]
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         os.chdir(root.path)
         os.environ.pop(FAULT_ENV, None)
@@ -1508,7 +1636,7 @@ def spawn_worker(root: Root, params: dict[str, Any], lock: ActivationLock) -> in
             os._exit(code)
 
 
-def _before_activation(root: Root, args: argparse.Namespace
+def _before_activation(root: Root, args: Args
                        ) -> tuple[str, str, list[str] | None, ActivationLock]:
     """Check an activation may begin and take the activation lock: the release id, the
     server's Python, who signed the release (hosts that require it) and the lock."""
@@ -1518,6 +1646,7 @@ def _before_activation(root: Root, args: argparse.Namespace
                          "upload, verify and commit it first")
     python = args.python
     if os.sep not in python:
+        import shutil
         python = shutil.which(python) or python
     python = os.path.abspath(os.path.expanduser(python))
     if not (os.path.isfile(python) and os.access(python, os.X_OK)):
@@ -1536,7 +1665,7 @@ def _before_activation(root: Root, args: argparse.Namespace
     return rid, python, signed_by, require_idle(root)
 
 
-def cmd_activate(root: Root, args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+def cmd_activate(root: Root, args: Args) -> tuple[dict[str, Any], int]:
     """Run the switch transaction in a detached worker; print its journal. A refusal
     before anything switched says ``"began": false``."""
     try:
@@ -1824,7 +1953,7 @@ def _ensure_serving(root: Root, rid: str, run: dict[str, Any], timeout: float,
     bring_up(root, rid, run, timeout, do_smoke)
 
 
-def cmd_journal(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_journal(root: Root, args: Args) -> dict[str, Any]:
     """The last activation's journal (waiting up to --wait s while it runs)."""
     deadline = time.monotonic() + max(0.0, args.wait)
     while True:
@@ -1842,7 +1971,7 @@ def cmd_journal(root: Root, args: argparse.Namespace) -> dict[str, Any]:
         return out
 
 
-def cmd_recover(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_recover(root: Root, args: Args) -> dict[str, Any]:
     """Make the host consistent after a crash: finish a dead activation, or start the
     server of ``current`` if none runs."""
     lock = require_idle(root)
@@ -1868,7 +1997,7 @@ def cmd_recover(root: Root, args: argparse.Namespace) -> dict[str, Any]:
         if (info.get("release") == cur and isinstance(pid, int) and pid_alive(pid)
                 and is_our_server(root, pid)):
             return out
-        run = _settings_for(root, cur, info, argparse.Namespace(python=None, bind=None,
+        run = _settings_for(root, cur, info, Args(python=None, bind=None,
                                                                  port=None))
         bring_up(root, cur, run, 60.0, False)
         out["started"] = True
@@ -1881,7 +2010,7 @@ def cmd_recover(root: Root, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _settings_for(root: Root, rid: str, info: dict[str, Any],
-                  args: argparse.Namespace) -> dict[str, Any]:
+                  args: Args) -> dict[str, Any]:
     src = info if info.get("release") == rid else (root.last_ok(rid) or info)
     python = args.python or src.get("python")
     if not python:
@@ -1893,7 +2022,7 @@ def _settings_for(root: Root, rid: str, info: dict[str, Any],
             "token_file": src.get("token_file")}
 
 
-def cmd_restart(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_restart(root: Root, args: Args) -> dict[str, Any]:
     """Restart the server of ``current`` (same settings unless given)."""
     lock = require_idle(root)
     try:
@@ -1911,7 +2040,7 @@ def cmd_restart(root: Root, args: argparse.Namespace) -> dict[str, Any]:
         lock.release()
 
 
-def cmd_stop(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_stop(root: Root, args: Args) -> dict[str, Any]:
     """Stop the server (``current`` stays)."""
     lock = require_idle(root)
     try:
@@ -1922,7 +2051,7 @@ def cmd_stop(root: Root, args: argparse.Namespace) -> dict[str, Any]:
 
 # -- commands: status and housekeeping -------------------------------------------------------------
 
-def cmd_status(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_status(root: Root, args: Args) -> dict[str, Any]:
     """What the host has and runs (read only)."""
     cur = root.current_id()
     model = None
@@ -1980,9 +2109,11 @@ def _tree_unique_bytes(path: str) -> int:
     return total
 
 
-def cmd_prune(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_prune(root: Root, args: Args) -> dict[str, Any]:
     """Delete the oldest releases beyond ``--keep`` (never current or previous) and every
     partial upload."""
+    import shutil
+
     if args.keep < 0:
         raise AgentError("--keep must be 0 or more", "pass e.g. --keep 3")
     lock = require_idle(root)
@@ -2027,7 +2158,7 @@ def cmd_prune(root: Root, args: argparse.Namespace) -> dict[str, Any]:
         lock.release()
 
 
-def cmd_fetch(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_fetch(root: Root, args: Args) -> dict[str, Any]:
     """GET a path from the running server (with the release's token)."""
     if not args.path.startswith("/"):
         raise AgentError(f"--path {args.path!r} does not start with /",
@@ -2047,27 +2178,27 @@ def cmd_fetch(root: Root, args: argparse.Namespace) -> dict[str, Any]:
     return {"status": status, "body": body}
 
 
-def cmd_unit(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_unit(root: Root, args: Args) -> dict[str, Any]:
     """Write the systemd unit of the server (without installing it)."""
     return write_unit(root, args.python, args.bind, args.port, args.token_file)
 
 
 # -- compound commands: one process per deploy step (each call costs a Python start-up) ------
 
-def cmd_begin(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_begin(root: Root, args: Args) -> dict[str, Any]:
     """Take the deploy lock, probe the host and read its status (without asking the server
     /ready): a deploy's first call. Nothing else changes; the lock is freed on failure."""
     locked = cmd_lock(root, args)
     try:
         probe = cmd_probe(root, args)
-        status = cmd_status(root, argparse.Namespace(no_ready=True))
+        status = cmd_status(root, Args(no_ready=True))
     except BaseException:
         remove_tree(root.lock)
         raise
     return dict(locked, probe=probe, status=status)
 
 
-def cmd_stage(root: Root, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_stage(root: Root, args: Args) -> dict[str, Any]:
     """Verify the uploaded release, rename it into ``releases/`` and keep the approvals'
     signatures sent on stdin (``{"signatures": {reviewer: armored signature}}``, optional)
     in ``signatures/<id>/<reviewer>.sig`` for :func:`check_signatures`."""
@@ -2134,11 +2265,12 @@ def check_signatures(root: Root, rid: str) -> list[str] | None:
     AgentError
         None verifies (or ssh-keygen is missing): the host refuses to switch.
     """
-    import subprocess
-
     path = allowed_signers(root)
     if path is None:
         return None
+    import shutil
+    import subprocess
+
     if not os.path.isfile(path):
         raise AgentError(f"this host only runs approved releases, but its allowed-signers "
                          f"file {path} is missing", "its admin puts the reviewers' keys there "
@@ -2178,7 +2310,7 @@ def _unlock_own(root: Root, token: str) -> bool:
     return True
 
 
-def cmd_finish(root: Root, args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+def cmd_finish(root: Root, args: Args) -> tuple[dict[str, Any], int]:
     """Activate the committed release, prune old releases and free the deploy lock: a
     deploy's last call. The answer is the activation's (see ``activate``) plus ``pruned``
     and ``unlocked``. When the activation worker dies the lock stays: the deployer reads
@@ -2192,7 +2324,7 @@ def cmd_finish(root: Root, args: argparse.Namespace) -> tuple[dict[str, Any], in
     return answer, code
 
 
-def cmd_rollback(root: Root, args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+def cmd_rollback(root: Root, args: Args) -> tuple[dict[str, Any], int]:
     """Under the deploy lock, activate the previous release (or ``--to``), with the Python
     it last ran with: the whole rollback of a host in one call. The lock is always freed,
     also when the SSH connection died meanwhile."""
@@ -2213,7 +2345,7 @@ def cmd_rollback(root: Root, args: argparse.Namespace) -> tuple[dict[str, Any], 
         if not python:
             raise AgentError(f"the Python that served {target} is not known",
                              "pass --python")
-        answer, code = cmd_activate(root, argparse.Namespace(
+        answer, code = cmd_activate(root, Args(
             release=target, python=python, bind=args.bind, port=args.port,
             ready_timeout=args.ready_timeout, supervisor=args.supervisor,
             token_file=args.token_file, action="rollback"))
@@ -2284,29 +2416,104 @@ SPEC: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
 }
 
 
-def _command_in(argv: list[str]) -> str | None:
-    """The command word of ``argv`` (skipping the values of --root and --fault)."""
-    for i, word in enumerate(argv):
-        if word in SPEC and (i == 0 or argv[i - 1] not in ("--root", "--fault")):
-            return word
-    return None
+#: What every call takes before its command (``--fault``: tests only, left out of -h).
+GLOBAL_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--root", {"required": True, "help": "the deploy root"}),
+    ("--fault", {"default": "", "hidden": True})]
 
 
-def parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The command line; with ``only``, just that command's (building all twenty costs
-    ~15 ms of every call)."""
-    p = _Parser(prog="agent.py", description="ModelDeck's host agent (one JSON answer).")
-    p.add_argument("--root", required=True, help="the deploy root")
-    p.add_argument("--fault", default="", help=argparse.SUPPRESS)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-    for name, (text, options) in SPEC.items():
-        if only is not None and name != only:
-            continue
-        c = sub.add_parser(name, help=text or None)
-        for option, keywords in options:
-            c.add_argument(option, **keywords)
-    return p
+class _Help(Exception):
+    """``-h``: the text to print instead of running a command."""
+
+
+def _usage(where: str, message: str) -> AgentError:
+    return AgentError(f"bad usage: {message}", f"see `{where} -h`")
+
+
+def _key(option: str) -> str:
+    return option[2:].replace("-", "_")
+
+
+def parse_options(words: list[str], options: list[tuple[str, dict[str, Any]]],
+                  where: str) -> dict[str, Any]:
+    """``words`` read against ``options`` — ``(--name, keywords)`` with argparse's
+    ``required``, ``default``, ``type`` and ``action="store_true"`` — as ``{name: value}``
+    (``--ready-timeout`` → ``ready_timeout``); ``--name value`` or ``--name=value``.
+    Raises AgentError ("bad usage: ...") or, for ``-h``, _Help."""
+    spec = dict(options)
+    values = {_key(name): False if kw.get("action") == "store_true" else kw.get("default")
+              for name, kw in options}
+    given = set()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word in ("-h", "--help"):
+            raise _Help(help_text(where, options))
+        name, eq, value = word.partition("=")
+        kw = spec.get(name) if name.startswith("--") else None
+        if kw is None:
+            raise _usage(where, f"unrecognized argument {word!r}")
+        if kw.get("action") == "store_true":
+            if eq:
+                raise _usage(where, f"{name} takes no value")
+            values[_key(name)] = True
+        else:
+            if not eq:
+                if i == len(words):
+                    raise _usage(where, f"{name} needs a value")
+                value = words[i]
+                i += 1
+            kind = kw.get("type", str)
+            try:
+                values[_key(name)] = kind(value)
+            except ValueError:
+                raise _usage(where, f"{name} {value!r} is not a number") from None
+        given.add(name)
+    missing = [name for name, kw in options if kw.get("required") and name not in given]
+    if missing:
+        raise _usage(where, "the following arguments are required: " + ", ".join(missing))
+    return values
+
+
+def help_text(where: str, options: list[tuple[str, dict[str, Any]]]) -> str:
+    """The ``-h`` text of ``where`` (``agent.py`` lists the commands too)."""
+    shown = [(name, kw) for name, kw in options if not kw.get("hidden")]
+    words = []
+    for name, kw in shown:
+        word = name if kw.get("action") == "store_true" else f"{name} {_key(name).upper()}"
+        words.append(word if kw.get("required") else f"[{word}]")
+    lines = [f"usage: {where} {' '.join(words)}".rstrip()]
+    if where == "agent.py":
+        lines[0] += " COMMAND [options]"
+        lines += ["", "ModelDeck's host agent: one JSON answer per call.", "", "commands:"]
+        lines += [f"  {name:15} {text}" for name, (text, _) in SPEC.items()]
+    if shown:
+        lines += ["", "options:"]
+        for name, kw in shown:
+            text, default = kw.get("help", ""), kw.get("default")
+            if default not in (None, "", False):
+                text = f"{text} (default: {default})".lstrip()
+            lines.append(f"  {name:18} {text}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def parse_command(words: list[str]) -> Args:
+    """``--root ROOT COMMAND [options]`` as Args: ``command``, ``root``, ``fault`` and the
+    command's options from SPEC. (argparse would import re and gettext: ~20 ms of every
+    call.)"""
+    bare = [i for i, word in enumerate(words) if not word.startswith("-")
+            and (i == 0 or words[i - 1] not in ("--root", "--fault"))]
+    at = next((i for i in bare if words[i] in SPEC), None)
+    if at is None:
+        if "-h" in words or "--help" in words:
+            raise _Help(help_text("agent.py", GLOBAL_OPTIONS))
+        raise _usage("agent.py", (f"unknown command {words[bare[0]]!r}" if bare else
+                                  "no COMMAND given") + " (one of: " + ", ".join(SPEC) + ")")
+    command = words[at]
+    values = parse_options(words[at + 1:], SPEC[command][1], f"agent.py {command}")
+    values.update(parse_options(words[:at], GLOBAL_OPTIONS, "agent.py"))
+    return Args(command=command, **values)
 
 
 COMMANDS = {
@@ -2323,7 +2530,7 @@ COMMANDS = {
 
 
 def emit(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
+    sys.stdout.write(dumps(obj) + "\n")
     sys.stdout.flush()
 
 
@@ -2352,15 +2559,14 @@ def pinned_main(argv: list[str]) -> int:
     pinned (``"pinned": true``, its root and this script's sha256) and exit code 2."""
     import shlex
 
-    p = _Parser(prog="agent.py --pinned")
-    p.add_argument("--root", required=True)
-    p.add_argument("--python", default=sys.executable)
-    p.add_argument("--allowed-signers", default=SYSTEM_ALLOWED_SIGNERS)
-    p.add_argument("--wheelhouse", default=PINNED_WHEELHOUSE)
     try:
-        opts = p.parse_args(argv)
-    except AgentError as exc:
-        emit({"error": f"the pinned agent's forced command is wrong: {exc.message}",
+        opts = Args(**parse_options(argv, [
+            ("--root", {"required": True}), ("--python", {"default": sys.executable}),
+            ("--allowed-signers", {"default": SYSTEM_ALLOWED_SIGNERS}),
+            ("--wheelhouse", {"default": PINNED_WHEELHOUSE})], "agent.py --pinned"))
+    except (AgentError, _Help) as exc:
+        emit({"error": "the pinned agent's forced command is wrong: "
+                       + (exc.message if isinstance(exc, AgentError) else "it asks for -h"),
               "fix": "its admin fixes the command=\"...\" of the key in authorized_keys",
               "pinned": True})
         return 2
@@ -2373,6 +2579,8 @@ def pinned_main(argv: list[str]) -> int:
     except ValueError:
         words = []
     if len(words) < 2 or words[0] != PINNED_WORD or words[1] not in SPEC:
+        import hashlib
+
         with open(os.path.abspath(__file__), "rb") as fh:
             digest = hashlib.sha256(fh.read()).hexdigest()
         emit({"error": "this host's deploy key runs only ModelDeck's pinned agent, not "
@@ -2391,7 +2599,7 @@ def main(argv: list[str] | None = None) -> int:
         return pinned_main(sys.argv[2:])
     try:
         words = sys.argv[1:] if argv is None else argv
-        args = parser(_command_in(words)).parse_args(words)
+        args = parse_command(words)
         root = Root(args.root)
         if _pinned:
             if args.command in ("prepare-wheels", "verify-wheels"):
@@ -2414,8 +2622,9 @@ def main(argv: list[str] | None = None) -> int:
     except AgentError as exc:
         emit(dict(exc.extra, error=exc.message, fix=exc.fix))
         return exc.code
-    except SystemExit as exc:  # -h
-        return int(exc.code or 0)
+    except _Help as text:
+        sys.stdout.write(str(text))
+        return 0
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
             import traceback
