@@ -67,7 +67,7 @@ The data-set verdict (``DriftResult.drift``) is "at least ``dataset_min_flagged`
 features flagged for drift or data quality, or moving at the data-set level": the flags
 are already multiplicity controlled, so one is strong evidence. The data-set level is a
 second Benjamini-Hochberg family at 0.8 × ``alpha`` (so the union stays under ``alpha``)
-over sharper numeric tests (rank tests of shift and spread on the bin counts, pooled with
+over the same tests (numeric: rank tests of shift and spread on the bin counts, pooled with
 the binned KS) with a relevance bar of ``dataset_relevance`` × each feature's threshold:
 it catches drifts a single feature's flag is too strict for (a 0.1-sd shift at 5 000
 rows, a ×1.1 spread) without more than 5 % false data-set alarms. Untestable features

@@ -761,7 +761,7 @@ def advise(report: DriftReport, version: Any = None) -> list[Advice]:
 
     below = [f.name for f in report.overall.features if f.dataset_signal and not f.flagged]
     if below and report.overall.drift:
-        # The data-set verdict's sharper, lower-bar tests saw what no feature's own rule
+        # The data-set verdict's lower-bar family saw what no feature's own rule
         # could: name the features, say it is small.
         names = ", ".join(f"'{n}'" for n in below[:5]) + (
             f" and {len(below) - 5} more" if len(below) > 5 else "")

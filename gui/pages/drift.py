@@ -182,7 +182,7 @@ def feature_rows(feature: Any, importance: float | None, rank: int | None, total
                       colour=STATUS_COLORS.get(feature.status)),
             NumberRow("Reason", feature.reason, tooltip=feature.reason)]
     if feature.method:
-        rows += [NumberRow("Test", {"binned_ks": "Kolmogorov-Smirnov (binned)",
+        rows += [NumberRow("Test", {"ks_shift_spread": "KS + shift + spread (binned)",
                                     "chi2": "chi-square (two-sample)"}.get(feature.method,
                                                                          feature.method)),
                  NumberRow("Statistic", feature.statistic),

@@ -181,7 +181,7 @@ def test_json_shape(invoke, two_csvs):
                 "p_adjusted", "reason"} <= set(f)
         assert isinstance(f["drift"], bool)
     by_name = {f["name"]: f for f in report["features"]}
-    assert by_name["shift"]["method"] == "binned_ks" and by_name["colour"]["method"] == "chi2"
+    assert by_name["shift"]["method"] == "ks_shift_spread" and by_name["colour"]["method"] == "chi2"
     assert by_name["shift"]["drift"] and not by_name["steady"]["drift"]
     assert report["advice"][0]["feature"] in {"shift", "colour"}
     assert {"severity", "title", "text", "action"} <= set(report["advice"][0])

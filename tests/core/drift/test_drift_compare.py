@@ -16,7 +16,7 @@ from modeldeck.core.drift import (
     compare_profiles,
     profile_frame,
 )
-from modeldeck.core.drift.stats import STATUSES, benjamini_hochberg
+from modeldeck.core.drift.stats import STATUSES, benjamini_hochberg, cauchy_combination
 from modeldeck.core.errors import DataError
 
 
@@ -51,7 +51,10 @@ def test_a_real_shift_is_flagged_with_every_number() -> None:
     assert result.flagged == ("a",)
     a = result.feature("a")
     assert a.status == "drift" and a.flagged and a.relevant and a.significant
-    assert a.method == "binned_ks"
+    assert a.method == "ks_shift_spread" and a.statistic == a.binned_ks_statistic
+    assert a.p_value == pytest.approx(cauchy_combination(
+        [a.binned_ks_p_value, a.location_p_value, a.scale_p_value]))
+    assert a.location_z > 5 and a.dataset_p_value == a.p_value
     assert a.wasserstein_sd == pytest.approx(0.5, abs=0.06)
     assert a.mean_shift_sd == pytest.approx(0.5, abs=0.06)
     assert a.effect_size == a.wasserstein_sd
@@ -63,6 +66,20 @@ def test_a_real_shift_is_flagged_with_every_number() -> None:
     # Unflagged features still carry all their numbers.
     b = result.feature("b")
     assert b.status == "ok" and b.ks_p_value is not None and b.wasserstein_sd is not None
+
+
+def test_a_change_of_spread_ks_misses_is_flagged() -> None:
+    """500 rows a side, ×1.3 spread: the binned KS barely moves (the two cumulative shares
+    cross in the middle), the spread rank test does."""
+    rng = np.random.default_rng(3)
+    ref = _data(500, rng)
+    cur = _data(500, rng)
+    cur["a"] = rng.normal(0.0, 1.3, 500)
+    result = compare_frames(ref, cur)
+    a = result.feature("a")
+    assert a.binned_ks_p_value > 0.01 and a.scale_p_value < 1e-4 and a.scale_z > 0
+    assert a.status == "drift" and result.flagged == ("a",)
+    assert "shift/spread/KS test p = " in a.reason
 
 
 def test_tiny_shift_on_many_rows_is_significant_but_not_relevant() -> None:
