@@ -185,7 +185,7 @@ def test_heatmap_click_shows_that_features_charts(analyzed, qtbot):
     assert not np.allclose(bars["current"], bars["reference"])
 
     assert page.numbers_model.value_of("Status") == "drift"
-    assert page.numbers_model.value_of("Test") == "Kolmogorov-Smirnov (binned)"
+    assert page.numbers_model.value_of("Test") == "KS + shift + spread (binned)"
     assert window in page.feature_reason.full_text()
 
 

@@ -27,7 +27,7 @@ json_values = st.recursive(
     max_leaves=25)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_dumps_writes_what_json_dumps_writes(value: Any) -> None:
     assert agent.dumps(value) == json.dumps(value, sort_keys=True, default=str)
@@ -36,7 +36,7 @@ def test_dumps_writes_what_json_dumps_writes(value: Any) -> None:
     assert agent.loads(agent.dumps(value)) == value
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(json_values, st.sampled_from(["", " ", "\n", " \t\r\n "]))
 def test_loads_reads_what_json_loads_reads(value: Any, space: str) -> None:
     text = space + json.dumps(value, indent=1) + space
