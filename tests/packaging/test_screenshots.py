@@ -35,10 +35,12 @@ screenshots = load_script()
 
 
 def pixels(image: QImage) -> np.ndarray:
-    """The image's pixels as (n, 4) uint8 rows: blue, green, red, alpha."""
+    """The image's pixels as (n, 4) uint8 rows: blue, green, red, alpha (a copy: the
+    converted image's buffer is freed with it when this returns)."""
     image = image.convertToFormat(QImage.Format.Format_ARGB32)
     count = image.width() * image.height()
-    return np.frombuffer(image.constBits(), dtype=np.uint8, count=count * 4).reshape(count, 4)
+    return np.frombuffer(image.constBits(), dtype=np.uint8,
+                         count=count * 4).reshape(count, 4).copy()
 
 
 @pytest.fixture
