@@ -2468,7 +2468,8 @@ def parse_options(words: list[str], options: list[tuple[str, dict[str, Any]]],
             try:
                 values[_key(name)] = kind(value)
             except ValueError:
-                raise _usage(where, f"{name} {value!r} is not a number") from None
+                what = "a whole number" if kind is int else "a number"
+                raise _usage(where, f"{name} {value!r} is not {what}") from None
         given.add(name)
     missing = [name for name, kw in options if kw.get("required") and name not in given]
     if missing:

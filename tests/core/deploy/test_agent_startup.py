@@ -99,6 +99,7 @@ def test_the_command_line_is_read_from_spec() -> None:
             (["--root", "r", "lock"], "required: --owner"),
             (["--root", "r", "journal", "--wait"], "--wait needs a value"),
             (["--root", "r", "journal", "--wait", "soon"], "'soon' is not a number"),
+            (["--root", "r", "prune", "--keep", "2.5"], "'2.5' is not a whole number"),
             (["--root", "r", "journal", "--nope", "1"], "unrecognized argument '--nope'"),
             (["--root", "r", "status", "--no-ready=yes"], "takes no value")]:
         with pytest.raises(agent.AgentError) as caught:
