@@ -213,6 +213,7 @@ def loads(text: str) -> Any:
 # -- names and hashes (what the deployer sends is checked before it names a path) -----------------
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_FIRST = _ALNUM | frozenset("_")
 _ID_CHARS = _ALNUM | frozenset("_.@+-")
 _NAME_CHARS = _ALNUM | frozenset("._-")
 _VERSION_CHARS = _ALNUM | frozenset(".+!_-")
@@ -395,7 +396,7 @@ def free_bytes(path: str) -> int:
 
 def check_id(value: str, what: str = "release id") -> str:
     """A release id or env hash safe as a single path component."""
-    if (not value or len(value) > 200 or not _made_of(value, _ALNUM | {"_"}, _ID_CHARS)
+    if (not value or len(value) > 200 or not _made_of(value, _ID_FIRST, _ID_CHARS)
             or value.endswith(".partial") or ".." in value):
         raise AgentError(f"{what} {value!r} is not valid",
                          "use letters, digits and . _ - @ + (as modeldeck bundle names them)")
@@ -1136,7 +1137,7 @@ def cmd_lock(root: Root, args: Args) -> dict[str, Any]:
         raise AgentError("--owner must be a JSON object", 'pass {"who", "where", "pid", '
                          '"operation"}')
     os.makedirs(root.meta, exist_ok=True)
-    token = os.urandom(16).hex()  # hex: never starts with "-"
+    token = os.urandom(16).hex()
     owner = dict(owner, since=now_iso(), token=token)
     tmp = os.path.join(root.meta, f".lock-{os.urandom(6).hex()}")
     os.mkdir(tmp, 0o700)
@@ -1146,8 +1147,7 @@ def cmd_lock(root: Root, args: Args) -> dict[str, Any]:
         # never exists without its owner.json
         os.rename(tmp, root.lock)
     except OSError as exc:
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
         if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
             raise
         holder = holder_public(read_holder(root) or {})
@@ -1997,8 +1997,7 @@ def cmd_recover(root: Root, args: Args) -> dict[str, Any]:
         if (info.get("release") == cur and isinstance(pid, int) and pid_alive(pid)
                 and is_our_server(root, pid)):
             return out
-        run = _settings_for(root, cur, info, Args(python=None, bind=None,
-                                                                 port=None))
+        run = _settings_for(root, cur, info, Args(python=None, bind=None, port=None))
         bring_up(root, cur, run, 60.0, False)
         out["started"] = True
         return out

@@ -389,11 +389,11 @@ _known_hosts_cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
 _known_hosts_lock = threading.Lock()
 
 
-def _parsed_known_hosts(path: Path) -> Any:
-    """``path`` as a ``paramiko.HostKeys``, parsed once per version of the file (its inode,
-    size and mtime: trusting a key replaces the file): a fleet operation connects to every
-    host, and parsing every host's line for each connection grew with the square of the
-    fleet (~5 ms of CPU per connection with 20 hosts recorded)."""
+def parsed_known_hosts(path: Path) -> Any:
+    """``path`` as a ``paramiko.HostKeys`` (shared: read it, never change it), parsed once
+    per version of the file (its inode, size and mtime: trusting a host appends a line,
+    untrusting replaces the file): a fleet operation connects to every host, and parsing
+    every host's line for each connection grew with the square of the fleet."""
     import paramiko
 
     st = path.stat()
@@ -409,25 +409,35 @@ def _parsed_known_hosts(path: Path) -> Any:
     return keys
 
 
+def recorded_keys(known_hosts: list[Path], name: str) -> dict[str, Any]:
+    """The keys ``known_hosts`` record for ``name`` (``[addr]:port`` off port 22), by key
+    type; where files disagree, the first file's key. Missing files are skipped; an
+    unreadable one raises DeployError."""
+    import paramiko
+
+    found: dict[str, Any] = {}
+    for path in known_hosts:
+        if not path.is_file():
+            continue
+        try:
+            entry = parsed_known_hosts(path).lookup(name)
+        except (OSError, paramiko.SSHException) as exc:
+            raise DeployError(f"cannot read the known_hosts file {path} ({exc})",
+                              "fix or remove the broken line") from None
+        for key_type in entry.keys() if entry else ():
+            found.setdefault(key_type, entry[key_type])
+    return found
+
+
 def _client(endpoint: Endpoint, *, known_hosts: list[Path], trust_hint: str, sock: Any,
             timeout: float) -> Any:
     import paramiko
 
     client = paramiko.SSHClient()
-    # only this host's keys (paramiko looks them up by this name), from each file parsed
-    # once per version (see _parsed_known_hosts)
+    # only this host's keys, under the name paramiko looks them up by
     name = endpoint.known_hosts_name
-    store = client.get_host_keys()
-    for path in known_hosts:
-        if path.is_file():
-            try:
-                found = _parsed_known_hosts(path).lookup(name)
-            except (OSError, paramiko.SSHException) as exc:
-                raise DeployError(f"cannot read the known_hosts file {path} ({exc})",
-                                  "fix or remove the broken line") from None
-            for key_type in found.keys() if found else ():
-                if key_type not in (store.lookup(name) or {}):  # the first file's key wins
-                    store.add(name, key_type, found[key_type])
+    for key_type, key in recorded_keys(known_hosts, name).items():
+        client.get_host_keys().add(name, key_type, key)
     client.set_missing_host_key_policy(_RefuseUnknown(endpoint, trust_hint))
     options: dict[str, Any] = {
         "hostname": endpoint.hostname, "port": endpoint.port,

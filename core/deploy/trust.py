@@ -92,26 +92,6 @@ def connect(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
                        timeout=timeout)
 
 
-def _recorded_keys(workspace: Any, name: str) -> dict[str, Any]:
-    import paramiko
-
-    found: dict[str, Any] = {}
-    for path in known_hosts_files(workspace):
-        if not path.is_file():
-            continue
-        keys = paramiko.HostKeys()
-        try:
-            keys.load(str(path))
-        except (OSError, paramiko.SSHException) as exc:
-            raise DeployError(f"cannot read the known_hosts file {path} ({exc})",
-                              "fix or remove the broken line") from None
-        entry = keys.lookup(name)
-        if entry:
-            for key_type in entry.keys():
-                found.setdefault(key_type, entry[key_type])
-    return found
-
-
 def scan_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
               *, timeout: float = tp.CONNECT_TIMEOUT) -> ScannedKey:
     """Read the key ``host`` presents (through its bastion, if any) and compare it with
@@ -142,7 +122,7 @@ def scan_host(workspace: Any, host: Any, lookup: Callable[[str], Any | None],
         if bastion is not None:
             bastion.close()
     name = endpoint.known_hosts_name
-    recorded = _recorded_keys(workspace, name)
+    recorded = tp.recorded_keys(known_hosts_files(workspace), name)
     state, before = "unknown", ""
     if key_type in recorded:
         old = recorded[key_type]

@@ -18,12 +18,12 @@ def _line(name: str) -> str:
 def test_a_file_is_parsed_again_only_when_it_changes(tmp_path: Path) -> None:
     path = tmp_path / "known_hosts"
     path.write_text(_line("[127.0.0.2]:2222"))
-    first = tp._parsed_known_hosts(path)
-    assert tp._parsed_known_hosts(path) is first  # the same file: the same parse
+    first = tp.parsed_known_hosts(path)
+    assert tp.parsed_known_hosts(path) is first  # the same file: the same parse
     assert first.lookup("[127.0.0.2]:2222") and not first.lookup("[127.0.0.3]:2222")
     with path.open("a") as fh:  # trusting a host appends its line
         fh.write(_line("[127.0.0.3]:2222"))
-    again = tp._parsed_known_hosts(path)
+    again = tp.parsed_known_hosts(path)
     assert again is not first and again.lookup("[127.0.0.3]:2222")
     # untrusting rewrites the file (a new inode), even to the same size and time
     stat = path.stat()
@@ -31,5 +31,15 @@ def test_a_file_is_parsed_again_only_when_it_changes(tmp_path: Path) -> None:
     replacement.write_text(path.read_text().replace("127.0.0.3", "127.0.0.4"))
     os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     os.replace(replacement, path)
-    third = tp._parsed_known_hosts(path)
+    third = tp.parsed_known_hosts(path)
     assert third.lookup("[127.0.0.4]:2222") and not third.lookup("[127.0.0.3]:2222")
+
+
+def test_recorded_keys_take_the_first_files_key(tmp_path: Path) -> None:
+    user, workspace = tmp_path / "user_known_hosts", tmp_path / "workspace_known_hosts"
+    user.write_text(_line("[127.0.0.2]:2222"))
+    workspace.write_text(_line("[127.0.0.2]:2222") + _line("[127.0.0.3]:2222"))
+    keys = tp.recorded_keys([tmp_path / "missing", user, workspace], "[127.0.0.2]:2222")
+    assert keys == {"ssh-rsa": tp.parsed_known_hosts(user).lookup("[127.0.0.2]:2222")["ssh-rsa"]}
+    assert keys["ssh-rsa"] != tp.parsed_known_hosts(workspace).lookup("[127.0.0.2]:2222")["ssh-rsa"]
+    assert tp.recorded_keys([user, workspace], "[127.0.0.4]:2222") == {}
