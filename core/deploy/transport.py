@@ -40,6 +40,8 @@ from modeldeck.core.progress import CancelToken
 CONNECT_TIMEOUT = 10.0
 #: Seconds a single remote command may take unless the caller says otherwise.
 COMMAND_TIMEOUT = 120.0
+#: How long a finished command's output may still arrive after its exit status.
+OUTPUT_GRACE = 2.0
 #: Seconds between keepalive packets on an idle SSH connection.
 KEEPALIVE = 15
 #: Bytes per SFTP write request (OpenSSH's sftp-server accepts up to 256 KiB messages).
@@ -244,6 +246,7 @@ class SSHConnection(Connection):
             channel.shutdown_write()
             out, err = bytearray(), bytearray()
             deadline = None if timeout is None else time.monotonic() + timeout
+            grace: float | None = None
             while True:
                 if channel.recv_ready():
                     out += channel.recv(1 << 16)
@@ -251,9 +254,19 @@ class SSHConnection(Connection):
                 if channel.recv_stderr_ready():
                     err += channel.recv_stderr(1 << 16)
                     continue
-                if channel.exit_status_ready() and not channel.recv_ready() \
-                        and not channel.recv_stderr_ready():
-                    break
+                if channel.exit_status_ready():
+                    # sshd may send the exit status before the last of the output (it
+                    # reports the child's exit as soon as it sees it): read on to the end
+                    # of the stream, for at most OUTPUT_GRACE seconds (a process the
+                    # command left running may hold the stream open)
+                    if channel.eof_received or channel.closed:
+                        break
+                    if grace is None:
+                        grace = time.monotonic() + OUTPUT_GRACE
+                    elif time.monotonic() > grace:
+                        break
+                    time.sleep(0.001)
+                    continue
                 if deadline is not None and time.monotonic() > deadline:
                     channel.close()
                     raise DeployError(

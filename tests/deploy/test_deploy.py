@@ -123,6 +123,27 @@ def test_unknown_and_changed_host_keys_are_refused(ssh_fleet: Any,
         pass
 
 
+def test_a_command_s_output_is_read_to_its_end(ssh_fleet: Any, workspace: Workspace,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """sshd sends a command's exit status as soon as its shell exits, which can be before
+    the last of its output: the output is read to the end of the stream, not to the exit
+    status; a process left holding the stream open is waited for at most OUTPUT_GRACE."""
+    from modeldeck.core.deploy import transport
+
+    [h] = ssh_fleet(1)
+    [host] = _register(workspace, [h])
+    with trust.connect(workspace, host, lambda n: None) as conn:
+        # the shell exits at once; its child writes a moment later
+        done = conn.run("(sleep 0.4; echo late; echo later >&2) & echo early; exit 3")
+        assert done.returncode == 3
+        assert done.text().split() == ["early", "late"]
+        assert done.stderr.decode().strip() == "later"
+        # a child that keeps the stream open for long is not waited for
+        monkeypatch.setattr(transport, "OUTPUT_GRACE", 0.3)
+        done = conn.run("(sleep 20; echo never) & echo now")
+        assert done.returncode == 0 and done.text().split() == ["now"]
+
+
 def test_proxy_jump_through_another_host(ssh_fleet: Any, workspace: Workspace) -> None:
     bastion, target = ssh_fleet(2)
     hosts = _register(workspace, [bastion, target], **{target.name: {"proxy_jump":
