@@ -316,8 +316,11 @@ def run_wizard(page: FleetPage, qtbot, ref: str, names: list[str]) -> tuple[Depl
                                                                               object]:
     """Deploy ``ref`` to ``names`` through the wizard; returns it and the result."""
     page.select_hosts(*names)
+    # a finished wizard closed a moment ago is deleted later: wait for the new one
+    before = page.deploy_wizard
     page.open_deploy_wizard()
-    qtbot.waitUntil(lambda: page.deploy_wizard is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: page.deploy_wizard is not None and page.deploy_wizard is not before,
+                    timeout=TIMEOUT)
     wizard = page.deploy_wizard
     assert wizard.release_page.set_ref(ref)
     assert wizard.ref() == ref
