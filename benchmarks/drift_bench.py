@@ -4,6 +4,7 @@
     python benchmarks/drift_bench.py --quick    # about 5-10 minutes, rough quality figures
     python benchmarks/drift_bench.py --only speed|quality
     python benchmarks/drift_bench.py --no-evidently --no-joint   # ModelDeck per-feature only
+    python benchmarks/drift_bench.py --only quality --sizes 500 --reps 30   # one size, closer
 
 Run it with the test venv (``.venv/bin/python``). Evidently, when present, runs in its own
 venv and process (see below).
@@ -52,6 +53,12 @@ against ModelDeck's, with ratios. Quality: the same controls and drifts per repe
 Evidently process per repetition); single-column drifts are spliced as for ModelDeck (only
 the drifted column is compared again, Evidently's per-column tests being independent), the
 data-set verdict is the preset's (at least 50 % of the columns drifted).
+
+Like for like: the last table applies Evidently's rule to ModelDeck's own tests (each
+column on its own, no Benjamini-Hochberg across features, no relevance bar), at p < 0.05
+and at the level where ModelDeck's tests flag as many clean columns as Evidently's did in
+the same controls (the fair comparison of two tests is at the same false-alarm rate), beside
+Evidently's rate: the power of the tests, apart from the calibration ModelDeck's flags add.
 """
 
 
@@ -59,13 +66,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -646,9 +654,15 @@ class _Tally:
     multi: int = 0
     either: int = 0
     multi_only: int = 0
+    # each feature's own p-value (see _column_p_values): the drifted feature's, the
+    # clean features'
+    column_drifted: list[float] = field(default_factory=list)
+    column_clean: list[float] = field(default_factory=list)
 
     def add(self, result: DriftResult, feature: str | None) -> None:
         self.add_flags(set(result.flagged), bool(result.drift), len(result.features), feature)
+        for name, p in _column_p_values(result).items():
+            (self.column_drifted if name == feature else self.column_clean).append(p)
 
     def add_flags(self, flagged: set[str], drift: bool, n_features: int,
                   feature: str | None) -> None:
@@ -672,6 +686,28 @@ class _Tally:
         hit = f"{100 * self.hits / self.runs:>4.0f}%" if feature else "   -"
         return (f"{hit} /{100 * self.alarms / self.runs:>4.0f}% "
                 f"({100 * self.others / max(self.other_total, 1):.1f}%)")
+
+
+#: Evidently's per-column level (its defaults: each column's own test at p < 0.05).
+COLUMN_ALPHA = 0.05
+
+
+def _column_p_values(result: DriftResult) -> dict[str, float]:
+    """Each feature's own p-value, for Evidently's rule on ModelDeck's tests: a column on
+    its own, with no multiplicity control across columns and no relevance bar. A feature
+    has several tests (its distribution test and the quality checks with something to
+    count, e.g. the missing rate; a check with no event on either side cannot reject and
+    is left out, as in the engine's own family); they are Bonferroni-combined within the
+    feature (the smallest times their number), so a clean column falls under 0.05 at most
+    5 % of the time, as one of Evidently's should. This sets the power of the tests apart
+    from the calibration (BH across features, relevance) that the flags add."""
+    out = {}
+    for f in result.features:
+        ps = [f.p_value] + [q.p_value for q in f.quality
+                            if q.reference_count + q.current_count > 0]
+        ps = [p for p in ps if p is not None and math.isfinite(p)]
+        out[f.name] = min(1.0, min(ps) * len(ps)) if ps else 1.0
+    return out
 
 
 def _pct(part: int, whole: int) -> str:
@@ -881,7 +917,67 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
 
     if ev_tallies:
         _print_evidently_quality(ev_tallies, ev_info, sizes, cases, joints, ev_reps)
+    _print_per_column(tallies, ev_tallies, sizes, cases, joints)
     return tallies
+
+
+def _print_per_column(tallies: dict[tuple[str, str, int], _Tally],
+                      ev: dict[tuple[str, str, int], _Tally], sizes: list[int],
+                      cases: list[Case], joints: list[JointCase]) -> None:
+    """The same runs under Evidently's rule (:func:`_column_p_values`): how often
+    ModelDeck's tests flag the drifted column at p < 0.05 and at the level where they
+    flag as many clean columns as Evidently did, beside Evidently's own rate."""
+    print("\n== Like for like with Evidently's rule: each column's own tests, no BH across "
+          "features, no relevance bar (the tests' power; the flags above add the "
+          "calibration) ==")
+    print("cells: drifted feature flagged by ModelDeck's tests at p < 0.05 / at Evidently's "
+          "false-alarm rate [Evidently's rate]; the control row: clean features flagged")
+    print(f"{'kind':<21}{'size':<14}" + "".join(f"{f'n={n:,}':>24}" for n in sizes))
+    # ModelDeck's per-column level at which it flags Evidently's share of clean columns
+    matched: dict[int, float] = {}
+    cells = []
+    for n in sizes:
+        control, theirs = tallies.get(("none", "", n)), ev.get(("none", "", n))
+        if control is None or not control.column_clean:
+            cells.append("-")
+            continue
+        clean = np.asarray(control.column_clean)
+        cell = f"{100 * np.mean(clean < COLUMN_ALPHA):.1f}%"
+        if theirs is not None and theirs.other_total:
+            rate = theirs.others / theirs.other_total
+            matched[n] = float(np.quantile(clean, rate)) if rate > 0 else 0.0
+            cell += f" [{100 * rate:.1f}%]"
+        cells.append(cell)
+    print(f"{'no drift (control)':<35}" + "".join(f"{c:>24}" for c in cells))
+    rows = [(c.kind, c.size) for c in cases]
+    rows += [(j.kind, j.size) for j in joints if j.feature is not None]
+    below = []
+    for kind, size in rows:
+        cells = []
+        for n in sizes:
+            t = tallies.get((kind, size, n))
+            if t is None or not t.column_drifted:
+                cells.append("-")
+                continue
+            drifted = np.asarray(t.column_drifted)
+            ours = 100 * np.mean(drifted < COLUMN_ALPHA)
+            cell = f"{ours:.0f}%"
+            theirs = ev.get((kind, size, n))
+            if n in matched and theirs is not None and theirs.runs:
+                at_rate = 100 * np.mean(drifted <= matched[n])
+                their = 100 * theirs.hits / theirs.runs
+                cell += f" / {at_rate:.0f}% [{their:.0f}%]"
+                if at_rate < their:
+                    below.append(f"{kind} {size} at n={n:,} ({at_rate:.0f}% vs {their:.0f}% "
+                                 f"of {theirs.runs})")
+            cells.append(cell)
+        print(f"{kind:<21}{size:<14}" + "".join(f"{c:>24}" for c in cells))
+    if matched:
+        print("at Evidently's false-alarm rate: ModelDeck's per-column level set so that it "
+              "flags the same share of clean columns ("
+              + ", ".join(f"p <= {matched[n]:.3g} at n={n:,}" for n in matched) + ")")
+        print("ModelDeck's tests below Evidently's at the same false-alarm rate: "
+              + ("; ".join(below) if below else "none"))
 
 
 def _print_evidently_quality(ev: dict[tuple[str, str, int], _Tally], info: dict[str, object],
@@ -924,6 +1020,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-evidently", action="store_true", help="skip Evidently")
     parser.add_argument("--no-joint", action="store_true",
                         help="skip selection-bias / correlation-only cases (multivariate)")
+    parser.add_argument("--sizes", default="500,5000,50000,500000",
+                        help="quality: the row counts to run (default: %(default)s)")
+    parser.add_argument("--reps", type=int,
+                        help="quality: this many repetitions of everything (drift cases, "
+                             "whole-row cases, Evidently) at each size")
     parser.add_argument("--speed-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--reference-rows", type=int, default=100_000, help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=REPEATS, help=argparse.SUPPRESS)
@@ -945,19 +1046,38 @@ def main(argv: list[str] | None = None) -> None:
         else:
             run_speed([100_000, 1_000_000], args.reference_rows, args.repeats, ev_python)
     if args.only in (None, "quality"):
-        sizes = [500, 5_000, 50_000, 500_000]
+        try:
+            sizes = [int(x) for x in args.sizes.split(",")]
+        except ValueError:
+            parser.error(f"--sizes {args.sizes!r}: give row counts, e.g. 500,5000")
+        if not sizes or min(sizes) < 50:
+            parser.error("--sizes: each size needs at least 50 rows")
         reps = ({500: 25, 5_000: 10, 50_000: 4, 500_000: 1} if args.quick else
                 {500: 400, 5_000: 200, 50_000: 60, 500_000: 12})
         joint_reps = ({} if args.no_joint else
                       {500: 3, 5_000: 2, 50_000: 1, 500_000: 1} if args.quick else
                       {500: 40, 5_000: 20, 50_000: 8, 500_000: 3})
-        # Evidently needs the joint frames of a repetition (so at most joint_reps).
         ev_reps = ({500: 3, 5_000: 2, 50_000: 1} if args.quick else
                    {500: 20, 5_000: 10, 50_000: 4, 500_000: 1})
-        ev_reps = {n: min(r, joint_reps.get(n, 0)) for n, r in ev_reps.items()}
         # More no-drift controls than drift repetitions in --quick: a 5 % false-alarm
         # target needs dozens of clean runs to mean anything (controls are cheap).
         control_reps = {500: 100, 5_000: 40} if args.quick else {}
+        if args.reps is not None:
+            if args.reps < 1:
+                parser.error("--reps must be at least 1")
+            reps = {n: args.reps for n in sizes}
+            joint_reps = {} if args.no_joint else dict(reps)
+            control_reps = {}
+        else:
+            # a size outside the defaults runs as often as the nearest default size
+            nearest = {n: min(reps, key=lambda k: abs(k - n)) for n in sizes if n not in reps}
+            for table in (reps, joint_reps, ev_reps, control_reps):
+                for n, near in nearest.items():
+                    if near in table:
+                        table[n] = table[near]
+        # Evidently needs the joint frames of a repetition (so at most joint_reps).
+        ev_reps = {n: min(ev_reps.get(n, 0) if args.reps is None else args.reps,
+                          joint_reps.get(n, 0)) for n in sizes}
         thresholds = DriftThresholds()
         print(f"\nthresholds: {thresholds}")
         run_quality(sizes, reps, args.seed, thresholds, joint_reps, ev_python, ev_reps,
