@@ -648,8 +648,6 @@ class _Tally:
     runs: int = 0
     hits: int = 0
     alarms: int = 0
-    others: int = 0
-    other_total: int = 0
     multi_runs: int = 0
     multi: int = 0
     either: int = 0
@@ -662,24 +660,32 @@ class _Tally:
     others_by: dict[str, int] = field(default_factory=dict)
     total_by: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def others(self) -> int:
+        """Clean columns flagged, over all runs."""
+        return sum(self.others_by.values())
+
+    @property
+    def other_total(self) -> int:
+        """Clean columns tested, over all runs."""
+        return sum(self.total_by.values())
+
     def add(self, result: DriftResult, feature: str | None) -> None:
-        self.add_flags(set(result.flagged), bool(result.drift), len(result.features), feature)
+        self.add_flags(set(result.flagged), bool(result.drift), feature)
         for name, p in _column_p_values(result).items():
             if name == feature:
                 self.column_drifted.append(p)
             else:
                 self.column_clean.setdefault(_column_type(name), []).append(p)
 
-    def add_flags(self, flagged: set[str], drift: bool, n_features: int,
-                  feature: str | None) -> None:
+    def add_flags(self, flagged: set[str], drift: bool, feature: str | None) -> None:
+        """One run over the bench's columns (N_NUMERIC + N_CATEGORICAL)."""
         flagged = set(flagged)
         self.runs += 1
         self.alarms += drift
         if feature is not None:
             self.hits += feature in flagged
             flagged.discard(feature)
-        self.others += len(flagged)
-        self.other_total += n_features - (feature is not None)
         for kind, count in (("numeric", N_NUMERIC), ("categorical", N_CATEGORICAL)):
             drifted = feature is not None and _column_type(feature) == kind
             self.total_by[kind] = self.total_by.get(kind, 0) + count - drifted
@@ -825,7 +831,7 @@ def run_quality(sizes: list[int], reps: dict[int, int], seed: int,
                             flags, drift = set(res["drifted"]), bool(res["dataset_drift"])
                             ev_info.setdefault(f"methods_{n}", res["methods"])
                         t = ev_tallies.setdefault(key, _Tally())
-                        t.add_flags(flags, drift, n_cols, feature)
+                        t.add_flags(flags, drift, feature)
                         t.add_multi(bool(flags), drift)   # "multi" here: any column drifted
                     for name in os.listdir(workdir):
                         os.remove(os.path.join(workdir, name))
@@ -1090,7 +1096,7 @@ def main(argv: list[str] | None = None) -> None:
                 parser.error("--reps must be at least 1")
             reps = {n: args.reps for n in sizes}
             joint_reps = {} if args.no_joint else dict(reps)
-            control_reps = {}
+            ev_reps, control_reps = dict(reps), {}
         else:
             # a size outside the defaults runs as often as the nearest default size
             nearest = {n: min(reps, key=lambda k: abs(k - n)) for n in sizes if n not in reps}
@@ -1099,8 +1105,7 @@ def main(argv: list[str] | None = None) -> None:
                     if near in table:
                         table[n] = table[near]
         # Evidently needs the joint frames of a repetition (so at most joint_reps).
-        ev_reps = {n: min(ev_reps.get(n, 0) if args.reps is None else args.reps,
-                          joint_reps.get(n, 0)) for n in sizes}
+        ev_reps = {n: min(ev_reps.get(n, 0), joint_reps.get(n, 0)) for n in sizes}
         thresholds = DriftThresholds()
         print(f"\nthresholds: {thresholds}")
         run_quality(sizes, reps, args.seed, thresholds, joint_reps, ev_python, ev_reps,
