@@ -730,10 +730,13 @@ def advise(report: DriftReport, version: Any = None) -> list[Advice]:
 
     multi = report.multivariate
     if multi is not None and getattr(multi, "flagged", False):
+        # the title says it; the text gives what each detector saw
+        body = str(getattr(multi, "summary", "") or "").removeprefix(
+            "the joint distribution changed: ")
         add("watch" if report.overall.flagged else "action", 1.0,
             title="The joint distribution changed",
-            text=f"{multi.summary}" if getattr(multi, "summary", "") else
-            "A classifier can tell current rows from reference rows.",
+            text=(body[:1].upper() + body[1:] + ("" if body.endswith(".") else ".")
+                  if body else "A classifier can tell current rows from reference rows."),
             action="Look at how the features named there move together (e.g. a correlation "
             "that flipped); retrain if the model depends on that relationship.")
 
@@ -870,16 +873,26 @@ def _outputs_finding(report: DriftReport) -> dict[str, Any] | None:
                             "different changes on different hosts point to what feeds each "
                             "of them rather than to the world."),
                     window=min(moving.values(), key=_window_position(report)), host=one)
-    flagged = [v.window for v in report.prediction_windows if v.flagged]
-    if predictions.flagged or flagged:
-        text = getattr(predictions, "summary", "The distribution of predictions changed.")
-        text = text[:1].upper() + text[1:]
-        if flagged:
-            text += (f" Flagged in {', '.join(str(w) for w in flagged[:5])}"
-                     + (f" and {len(flagged) - 5} more windows" if len(flagged) > 5 else "")
-                     + ", not in the latest one.")
-        return dict(title="The model's outputs shifted", text=text, action=action,
-                    window=flagged[0] if flagged else None)
+    flagged = [v for v in report.prediction_windows if v.flagged]
+    if flagged:
+        # Moved in some windows but not in the latest: a past episode, worth a look.
+        names = [str(v.window) for v in flagged]
+        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
+                                         else "")
+        last = flagged[-1]
+        change = _output_change(last.result, last.window)
+        merged = ("Over all windows merged they moved too." if predictions.flagged else
+                  "Over all windows merged the change is too small to flag.")
+        return dict(title=f"The model's outputs shifted in {listed}",
+                    text=(f"{change[:1].upper()}{change[1:]}. They are back in line with "
+                          f"the holdout's in the latest window. {merged}"),
+                    action=action, window=last.window)
+    if predictions.flagged:
+        change = _output_change(predictions)
+        return dict(title="The model's outputs shifted",
+                    text=(f"{change[:1].upper()}{change[1:]} over all windows merged, "
+                          "though no single window's change is large enough to flag."),
+                    action=action, window=None)
     return None
 
 

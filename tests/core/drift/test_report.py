@@ -307,6 +307,27 @@ def test_outputs_advice_says_since_when(demo) -> None:
     assert diabetes.window == "2026-11-20"
 
 
+def test_outputs_advice_on_a_past_episode(demo) -> None:
+    """Outputs that moved in one window and came back say so, in one readable sentence."""
+    from dataclasses import replace
+
+    from modeldeck.core.drift.report import _outputs_finding
+
+    _path, _registry, reports = demo
+    cancer = reports["breast-cancer"]
+    calm = replace(cancer.prediction_windows[0], window="2026-11-23")
+    later = replace(cancer, prediction_windows=cancer.prediction_windows + (calm,),
+                    hosts=(), prediction_cells=())
+    assert later.predictions_since() is None
+    finding = _outputs_finding(later)
+    assert finding["title"] == "The model's outputs shifted in 2026-11-22"
+    assert finding["window"] == "2026-11-22"
+    assert finding["text"].startswith("The scores (proba_malignant) moved up (mean ")
+    assert "in 2026-11-22)." in finding["text"]
+    assert "back in line with the holdout's in the latest window" in finding["text"]
+    assert finding["text"].endswith("Over all windows merged the change is too small to flag.")
+
+
 def test_outputs_json(demo) -> None:
     _path, _registry, reports = demo
     data = json.loads(json.dumps(reports["diabetes"].to_dict()))["predictions"]
@@ -339,6 +360,10 @@ def test_a_changed_correlation_alone_is_drift_for_the_report() -> None:
     assert not report.overall.drift and report.joint_drift and report.drift
     assert report.summary().startswith("Drift detected: the joint distribution changed")
     assert report.multivariate.correlations.flagged
+    joint = next(a for a in report.advice if a.title == "The joint distribution changed")
+    # the text says what the detectors saw, without repeating the title
+    assert joint.text[:1].isupper() and joint.text.endswith(".")
+    assert "joint distribution changed" not in joint.text.lower()
     assert report.to_dict()["drift"] is True
     from modeldeck.core.drift.html import render_html
     assert "Pairs whose rank correlation changed: x and y 0." in render_html(report)
