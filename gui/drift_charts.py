@@ -205,13 +205,16 @@ class ElidedLabel(QLabel):
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._full = ""
+        self._shorter: tuple[str, ...] = ()
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.set_full_text(text)
 
-    def set_full_text(self, text: str) -> None:
-        """Show ``text`` (elided when too long)."""
+    def set_full_text(self, text: str, shorter: tuple[str, ...] = ()) -> None:
+        """Show ``text``; when it does not fit, the first of the ``shorter`` versions that
+        does, else the shortest one elided (the tooltip always has ``text``)."""
         self._full = text
+        self._shorter = shorter
         self.setToolTip(text if text else "")
         self._elide()
 
@@ -225,8 +228,11 @@ class ElidedLabel(QLabel):
 
     def _elide(self) -> None:
         width = max(self.width(), 40)
-        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
-                                                      width))
+        metrics = self.fontMetrics()
+        candidates = (self._full, *self._shorter)
+        fits = next((c for c in candidates if metrics.horizontalAdvance(c) <= width), None)
+        super().setText(fits if fits is not None else
+                        metrics.elidedText(candidates[-1], Qt.TextElideMode.ElideRight, width))
 
 
 class ChartCard(QFrame):

@@ -1128,8 +1128,9 @@ class DriftPage(QWidget):
         windows = [w.label for w in report.windows]
         self.heatmap.set_grid(features, windows, cells, short_labels(windows))
         where = f" · {self.host} only" if self.host else ""
-        self.heatmap_hint.set_full_text(
-            f"{self._scope_text(report)}{where} · click a cell to open it")
+        scope = f"{self._scope_text(report)}{where}"
+        self.heatmap_hint.set_full_text(f"{scope} · click a cell to open it",
+                                        shorter=(f"{scope} · click a cell", scope))
 
     # -- selection ----------------------------------------------------------
 
