@@ -150,7 +150,9 @@ def _report_text(app: _App, report: Any) -> None:
                           "labels; the last label counts)"),
         ("unknown ids", f"{join.unknown}" + (f" ({len(join.invalid_ids)} not prediction ids)"
                                              if join.invalid_ids else "")),
-        ("labeled feature rows", join.feature_rows),
+        ("labeled feature rows", f"{join.feature_rows}" + (
+            f" (+{join.matched_rows} that were logged predictions: joined to them by "
+            "their inputs, counted once)" if join.matched_rows else "")),
     ]))
     for c in join.conflicts[:5]:
         click.echo(f"  conflict {c.prediction_id}: "

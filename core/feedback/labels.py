@@ -159,9 +159,14 @@ class JoinReport:
     invalid_ids
         Of the unknown ids, those that are not prediction ids at all.
     feature_rows
-        Labeled rows imported with their inputs (no join needed).
+        Labeled rows imported with their inputs that are rows of their own (no logged
+        prediction has their inputs).
     imports
         The imports read.
+    matched_rows
+        Imported feature rows that were logged predictions too (the same inputs, from the
+        same host when the row names one): their labels join those predictions, as an id
+        label would, so the row counts once.
     """
 
     model: str
@@ -176,6 +181,7 @@ class JoinReport:
     invalid_ids: tuple[str, ...]
     feature_rows: int
     imports: tuple[LabelImport, ...] = ()
+    matched_rows: int = 0
 
     @property
     def missing(self) -> int:
@@ -214,6 +220,9 @@ class JoinReport:
                 f"({len(self.conflicts)} conflicting), {self.unknown} unknown ids")
         if self.feature_rows:
             text += f"; {self.feature_rows} labeled feature rows imported"
+        if self.matched_rows:
+            text += (f"; {self.matched_rows} imported feature rows were logged predictions "
+                     "(joined to them by their inputs)")
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -223,6 +232,7 @@ class JoinReport:
                 "missing": self.missing, "duplicates": self.duplicates,
                 "conflicting": len(self.conflicts), "unknown": self.unknown,
                 "invalid": len(self.invalid_ids), "feature_rows": self.feature_rows,
+                "matched_rows": self.matched_rows,
                 "conflicts": [c.to_dict() for c in self.conflicts],
                 "missing_ids": list(self.missing_ids),
                 "duplicate_ids": list(self.duplicate_ids),
@@ -590,6 +600,8 @@ def load_feedback(workspace: Workspace, model: str, *, target: str | None = None
         if label_key(label) is not None:
             claims.setdefault(pid, []).append((label, PULLED))
     feature_frames: list[pd.DataFrame] = []
+    matcher = _RowMatcher(logged, registry.list_versions(registry.get_model(model).name))
+    matched = 0
     for item in imports:
         stored = read_import(item)
         if item.kind == IDS:
@@ -597,8 +609,20 @@ def load_feedback(workspace: Workspace, model: str, *, target: str | None = None
                 claims.setdefault(pid, []).append((label, f"import:{item.id}"))
         else:
             stored = stored.drop(columns=[ROW_COLUMN], errors="ignore")
+            hostless = stored[HOST_COLUMN].isna().to_numpy()
             if hosts is not None:
-                stored = stored.loc[stored[HOST_COLUMN].isin(list(hosts)).to_numpy()]
+                keep = stored[HOST_COLUMN].isin(list(hosts)).to_numpy() | hostless
+                stored, hostless = stored.loc[keep], hostless[keep]
+            # A row that was also served is that prediction's label, not a second row.
+            pids = matcher.match(stored)
+            for pid, label in zip(pids, stored[target].tolist()):
+                if pid is not None:
+                    claims.setdefault(pid, []).append((label, f"import:{item.id}"))
+            own = np.array([p is None for p in pids], dtype=bool)
+            matched += int((~own).sum())
+            if hosts is not None:  # a row without a host is on these hosts if served there
+                own &= ~hostless
+            stored = stored.loc[own].copy()
             stored["source"] = f"import:{item.id}"
             stored["label_source"] = f"import:{item.id}"
             stored[target] = stored[target].astype(object)
@@ -642,5 +666,85 @@ def load_feedback(workspace: Workspace, model: str, *, target: str | None = None
         duplicate_ids=tuple(duplicates), conflicts=tuple(conflicts),
         unknown_ids=tuple(unknown),
         invalid_ids=tuple(p for p in unknown if parse_id(p) is None),
-        feature_rows=sum(len(f) for f in feature_frames), imports=tuple(imports))
+        feature_rows=sum(len(f) for f in feature_frames), imports=tuple(imports),
+        matched_rows=matched)
     return FeedbackData(model, target, rows, join)
+
+
+class _RowMatcher:
+    """Finds the logged prediction an imported feature row is, by its inputs.
+
+    A row matches a logged prediction with exactly the same values of the model's inputs
+    (numbers compared as floats: ``5`` is ``5.0``; missing matches missing) and, when the
+    row names its host, from that host. Each logged prediction is matched at most once, in
+    time order, so a file with a row twice matches two predictions with those inputs (two
+    records), and a row with no counterpart left stays a row of its own.
+    """
+
+    def __init__(self, logged: pd.DataFrame, versions: Sequence[VersionInfo]) -> None:
+        self.logged = logged
+        self.columns: list[str] = []
+        # the newest version whose inputs the log has
+        for info in reversed(versions):
+            if info.feature_names and all(c in logged.columns for c in info.feature_names):
+                self.columns = list(info.feature_names)
+                break
+        self.queues: dict[tuple[str, ...], dict[int, list[int]]] = {}
+        self.used = np.zeros(len(logged), dtype=bool)
+
+    def _positions(self, columns: tuple[str, ...]) -> dict[int, list[int]]:
+        """Logged row positions by the hash of their inputs, in time order."""
+        if columns not in self.queues:
+            keys = _row_hashes(self.logged, list(columns), self.logged)
+            order = (np.argsort(self.logged["ts"].to_numpy(), kind="stable")
+                     if "ts" in self.logged.columns else np.arange(len(self.logged)))
+            table: dict[int, list[int]] = {}
+            for at in order.tolist():
+                table.setdefault(int(keys[at]), []).append(at)
+            self.queues[columns] = table
+        return self.queues[columns]
+
+    def match(self, rows: pd.DataFrame) -> list[str | None]:
+        """The prediction id each of ``rows`` was logged as (``None``: not logged)."""
+        columns = tuple(c for c in self.columns if c in rows.columns)
+        if not len(self.logged) or not columns or len(columns) < len(self.columns):
+            return [None] * len(rows)
+        table = self._positions(columns)
+        keys = _row_hashes(rows, list(columns), self.logged)
+        hosts = (rows[HOST_COLUMN].to_numpy(dtype=object) if HOST_COLUMN in rows.columns
+                 else np.full(len(rows), None, dtype=object))
+        logged_hosts = (self.logged[HOST_COLUMN].to_numpy(dtype=object)
+                        if HOST_COLUMN in self.logged.columns
+                        else np.full(len(self.logged), None, dtype=object))
+        ids = self.logged[ID_COLUMN].to_numpy(dtype=object)
+        out: list[str | None] = []
+        for key, host in zip(keys.tolist(), hosts.tolist()):
+            found = None
+            for at in table.get(int(key), ()):
+                if not self.used[at] and (host is None or pd.isna(host)
+                                          or logged_hosts[at] == host):
+                    found = at
+                    break
+            if found is None:
+                out.append(None)
+            else:
+                self.used[found] = True
+                out.append(str(ids[found]))
+        return out
+
+
+def _row_hashes(frame: pd.DataFrame, columns: list[str], logged: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row's ``columns``, normalised as in ``logged``: numbers as
+    floats, anything else as text, missing as missing."""
+    parts = {}
+    for c in columns:
+        series = frame[c]
+        if pd.api.types.is_numeric_dtype(logged[c]) and not pd.api.types.is_bool_dtype(
+                logged[c]):
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+            parts[c] = np.where(values == 0, 0.0, values)   # -0.0 is 0.0
+        else:
+            parts[c] = np.array([None if v is None or (isinstance(v, float) and np.isnan(v))
+                                 else str(v) for v in series.tolist()], dtype=object)
+    normal = pd.DataFrame(parts)
+    return pd.util.hash_pandas_object(normal, index=False).to_numpy()

@@ -119,6 +119,58 @@ def test_feature_rows_with_separate_labels(demo_ws: Workspace) -> None:
     assert load_feedback(demo_ws, MODEL).join.feature_rows == 390
 
 
+def test_feature_rows_that_were_served_count_once(demo_ws: Workspace, served: Callable
+                                                 ) -> None:
+    """A labeled file of rows that the hosts also served (and partly labeled by id) joins
+    those predictions by their inputs: every production record counts once."""
+    logs = served(range(1, 3), labeled_days=[1], label_share=0.5, seed=5)
+    logged = pd.concat(logs.values(), ignore_index=True)
+    pulled_labeled = int(logged["label"].notna().sum())
+    assert 0 < pulled_labeled < len(logged)
+
+    day1, day2 = demo_day(demo_ws.path, 1), demo_day(demo_ws.path, 2)
+    # Day 1 as a feature file without its host column (ints where the log has floats, a
+    # few flipped labels: conflicts with the pulled ones); day 2 with its hosts, one row
+    # claiming the wrong host, and a row nobody served.
+    first = day1.drop(columns=["host"])
+    first["mean radius"] = first["mean radius"].astype(object)
+    first.loc[0, "mean radius"] = float(first.loc[0, "mean radius"])
+    import_labels(demo_ws, MODEL, first)
+    second = day2.copy()
+    wrong = second.index[second["host"] == "edge-1"][0]
+    second.loc[wrong, "host"] = "edge-2"
+    extra = second.iloc[[1]].copy()
+    extra["mean radius"] = extra["mean radius"] + 1000.0
+    extra["host"] = "edge-1"
+    import_labels(demo_ws, MODEL, pd.concat([second, extra], ignore_index=True))
+
+    data = load_feedback(demo_ws, MODEL)
+    join = data.join
+    features = [c for c in day1.columns if c not in {"timestamp", "host", "diagnosis"}]
+    scorable = day1[features].notna().all(axis=1).sum() + day2[features].notna().all(
+        axis=1).sum()
+    assert join.predictions == len(logged) == scorable
+    # every logged prediction matched but the one whose file row names another host
+    assert join.matched_rows == len(logged) - 1
+    assert join.feature_rows == len(day1) + len(day2) - join.matched_rows + 1
+    assert join.labeled == len(logged) - 1 and join.missing == 1
+    assert join.duplicates == pulled_labeled and not join.conflicts
+    # each record once; the row that names another host and the unserved row are rows
+    # of their own (the logged prediction the first was stays unlabeled)
+    assert len(data.rows) == len(logged) + 2
+    assert len(data.labeled()) == len(logged) - 1 + 2
+    assert "were logged predictions" in join.summary()
+    assert json.loads(json.dumps(join.to_dict()))["matched_rows"] == join.matched_rows
+
+    # Seen from edge-1: day 1's rows (no host) are edge-1's where edge-1 served them; the
+    # other host's rows neither match nor stay; the unserved row names edge-1.
+    only = load_feedback(demo_ws, MODEL, hosts=["edge-1"])
+    assert only.join.predictions == len(logs["edge-1"])
+    assert only.join.matched_rows == len(logs["edge-1"]) - 1 and only.join.missing == 1
+    assert set(only.rows["host"]) == {"edge-1"}
+    assert len(only.rows) == len(logs["edge-1"]) + 1
+
+
 def test_import_is_atomic_audited_and_idempotent(demo_ws: Workspace) -> None:
     day = demo_day(demo_ws.path, 7)
     before = len(demo_ws.audit_log(limit=None))
