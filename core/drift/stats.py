@@ -56,7 +56,12 @@ Only when the change is **practically relevant and statistically significant**:
 * significant: Benjamini-Hochberg adjusted p-value ``<= alpha`` (0.05). The family is
   every test of the comparison: one distribution test per feature plus each quality check
   that has something to count (a check with no event on either side cannot reject and is
-  left out, as in Tarone's method).
+  left out, as in Tarone's method). An out-of-range check whose relevance bar alone is
+  significant beyond doubt (the p-value of a share *at* the bar is at most
+  :data:`SETTLED_P`, 1e-6: 10 % of 500 rows past a 500-row reference's range has
+  p ~ 5e-14) is settled by its relevance and left out of the family too: it can only flag
+  at a p-value that small, so counting it would only raise every other test's bar (at 500
+  rows, 15-20 such checks beside 25 features). Its ``p_adjusted`` is its own p-value.
 
 A 0.02-sd shift on a million rows is significant but irrelevant: no alarm. Noise on 200
 rows may look relevant but is not significant: no alarm either. Why these defaults:
@@ -142,6 +147,11 @@ STATUSES = (OK, DRIFT, QUALITY, NOT_TESTABLE)
 #: to keep the union's false alarms under ``alpha`` (measured: 2.5 % of no-drift data sets
 #: at 5 000 rows over 200 runs, against 4 % at the full ``alpha``).
 DATASET_ALPHA_SHARE = 0.8
+
+#: An out-of-range check whose share at its relevance bar would have at most this p-value
+#: is settled by relevance and kept out of the Benjamini-Hochberg family (see the module
+#: docstring): it adds at most this to the false-alarm rate of a comparison per feature.
+SETTLED_P = 1e-6
 
 #: Proportions are floored at this value in PSI (so an empty bin gives a large, finite term).
 PSI_FLOOR = 1e-4
@@ -909,7 +919,8 @@ def _dataset_family(drafts: list[_Draft], t: DriftThresholds) -> None:
 def _bh_family(drafts: list[_Draft], p_attr: str, adjusted: str) -> None:
     """Benjamini-Hochberg over each draft's ``p_attr`` and its significance-decided
     quality checks; the adjusted values go to ``adjusted`` (on the draft and on each
-    check)."""
+    check). Checks settled by relevance (see :data:`SETTLED_P`) keep their own p-value."""
+    settled = "dataset_settled" if adjusted.startswith("dataset") else "settled"
     slots: list[tuple[_Draft, dict[str, Any] | None]] = []
     pvals: list[float] = []
     for d in drafts:
@@ -919,6 +930,9 @@ def _bh_family(drafts: list[_Draft], p_attr: str, adjusted: str) -> None:
             pvals.append(p)
         for q in d.quality or []:
             if q["p_value"] is not None and q["rule"] == "significance" and q["testable"]:
+                if q.get(settled):
+                    q[adjusted] = q["p_value"]
+                    continue
                 slots.append((d, q))
                 pvals.append(q["p_value"])
     for (d, q), adj in zip(slots, benjamini_hochberg(pvals)):
@@ -1034,9 +1048,16 @@ def _draft(fspec: FeatureSpec, rc: FeatureCounts, cc: FeatureCounts, reference: 
         cur_out = int(cc.counts[0] + cc.counts[-1])
         p_out = (out_of_range_test(cur_out, rc.valid, cc.valid) if ref_out == 0
                  else excess_test(ref_out, rc.valid, cur_out, cc.valid))
-        quality.append(_check("out_of_range", ref_out, rc.valid, cur_out, cc.valid,
-                              t.out_of_range_share, p_out, "significance",
-                              testable=cur_out > 0 and rc.valid > 0))
+        check = _check("out_of_range", ref_out, rc.valid, cur_out, cc.valid,
+                       t.out_of_range_share, p_out, "significance",
+                       testable=cur_out > 0 and rc.valid > 0)
+        if ref_out == 0:  # settled by relevance when its bar is significant beyond doubt
+            for key, share in (("settled", t.out_of_range_share),
+                               ("dataset_settled", t.dataset_relevance * t.out_of_range_share)):
+                bar = max(math.ceil(share * cc.valid), 1)
+                check[key] = (share > 0 and bar <= cc.valid
+                              and out_of_range_test(bar, rc.valid, cc.valid) <= SETTLED_P)
+        quality.append(check)
         _numeric(d, fspec, rc, cc, reference, current, t)
     else:
         other = len(fspec.categories)

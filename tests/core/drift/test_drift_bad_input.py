@@ -119,6 +119,10 @@ def test_constant_reference_column(reference: pd.DataFrame) -> None:
     moved[:300] = 8.0
     changed = _compare(reference, _current(reference, const=moved)).feature("const")
     _check(changed, "quality", "30.0% of values outside the reference range")
+    # settled by its relevance (10 % of 1000 rows past the range: p far below 1e-6), the
+    # check flags on its own p-value, outside the features' family
+    outside = next(q for q in changed.quality if q.name == "out_of_range")
+    assert outside.flagged and outside.p_adjusted == outside.p_value < 1e-6
 
 
 def test_empty_window(reference: pd.DataFrame) -> None:

@@ -116,11 +116,23 @@ def test_adjusted_p_values_are_benjamini_hochberg_over_all_tests() -> None:
     rng = np.random.default_rng(5)
     result = compare_frames(_data(2000, rng), _data(2000, rng, shift=0.2))
     # The family: one distribution test per feature and every quality check with
-    # something to count (here: a few values beyond the reference range).
+    # something to count (here: a few values beyond the reference range) unless its
+    # relevance bar settles it: 10 % of 2000 values past a 2000-row reference's range
+    # would have p ~ 1e-200, so such a check keeps its own p-value, outside the family.
     raw = [f.p_value for f in result.features]
     adjusted = [f.p_adjusted for f in result.features]
     checks = [q for f in result.features for q in f.quality if q.p_adjusted is not None]
     assert checks and all(q.name == "out_of_range" and q.current_count > 0 for q in checks)
+    assert all(q.p_adjusted == q.p_value for q in checks)
+    np.testing.assert_allclose(adjusted, benjamini_hochberg(raw), rtol=1e-12)
+
+    # On 40 rows a side the bar (4 values) is not beyond doubt (p ~ 0.3): the out-of-range
+    # checks with something to count are in the family.
+    small = compare_frames(_data(40, rng), _data(40, rng, shift=0.2))
+    raw = [f.p_value for f in small.features]
+    adjusted = [f.p_adjusted for f in small.features]
+    checks = [q for f in small.features for q in f.quality if q.p_adjusted is not None]
+    assert checks and all(q.name == "out_of_range" for q in checks)
     raw += [q.p_value for q in checks]
     adjusted += [q.p_adjusted for q in checks]
     np.testing.assert_allclose(adjusted, benjamini_hochberg(raw), rtol=1e-12)
