@@ -235,6 +235,27 @@ class ElidedLabel(QLabel):
                         metrics.elidedText(candidates[-1], Qt.TextElideMode.ElideRight, width))
 
 
+class WrappedLabel(QLabel):
+    """A plain-text label that wraps over the lines it needs (for a sentence that must be
+    read whole); the same ``set_full_text``/``full_text`` as :class:`ElidedLabel`."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        """Show ``text``."""
+        self.setText(text)
+
+    def full_text(self) -> str:
+        """The text shown."""
+        return self.text()
+
+
 class ChartCard(QFrame):
     """A titled card around a chart, with a legend line and a placeholder text.
 

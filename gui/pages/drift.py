@@ -67,6 +67,7 @@ from modeldeck.gui.drift_charts import (
     PredictionChart,
     ScoreChart,
     StatusChip,
+    WrappedLabel,
 )
 from modeldeck.gui.drift_models import (
     AdviceDelegate,
@@ -540,7 +541,7 @@ class DriftPage(QWidget):
             QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.feature_window_combo.setToolTip("Show the histogram and numbers of one window, "
                                              "or of all current data")
-        self.feature_reason = ElidedLabel("", self)
+        self.feature_reason = WrappedLabel("", self)
         self.feature_reason.setObjectName("featureReason")
         self.feature_reason.setProperty("role", "muted")
         self.score_chart = ScoreChart(self)
