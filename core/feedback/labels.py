@@ -574,7 +574,8 @@ def load_feedback(workspace: Workspace, model: str, *, target: str | None = None
     from modeldeck.core.deploy.pull import pulled_files
 
     registry = Registry(workspace)
-    target = target or _target(registry.list_versions(registry.get_model(model).name))
+    versions = registry.list_versions(registry.get_model(model).name)
+    target = target or _target(versions)
     pulled: list[pd.DataFrame] = []
     elsewhere: set[str] = set()   # ids other hosts served: neither joined nor unknown
     for path in pulled_files(workspace, model):
@@ -600,7 +601,7 @@ def load_feedback(workspace: Workspace, model: str, *, target: str | None = None
         if label_key(label) is not None:
             claims.setdefault(pid, []).append((label, PULLED))
     feature_frames: list[pd.DataFrame] = []
-    matcher = _RowMatcher(logged, registry.list_versions(registry.get_model(model).name))
+    matcher = _RowMatcher(logged, versions)
     matched = 0
     for item in imports:
         stored = read_import(item)
@@ -689,47 +690,40 @@ class _RowMatcher:
             if info.feature_names and all(c in logged.columns for c in info.feature_names):
                 self.columns = list(info.feature_names)
                 break
-        self.queues: dict[tuple[str, ...], dict[int, list[int]]] = {}
         self.used = np.zeros(len(logged), dtype=bool)
+        self.ids = logged[ID_COLUMN].to_numpy(dtype=object)
+        self.hosts = (logged[HOST_COLUMN].to_numpy(dtype=object)
+                      if HOST_COLUMN in logged.columns
+                      else np.full(len(logged), None, dtype=object))
+        self._table: dict[int, list[int]] | None = None
 
-    def _positions(self, columns: tuple[str, ...]) -> dict[int, list[int]]:
-        """Logged row positions by the hash of their inputs, in time order."""
-        if columns not in self.queues:
-            keys = _row_hashes(self.logged, list(columns), self.logged)
+    def _positions(self) -> dict[int, list[int]]:
+        """Logged row positions by the hash of their inputs, in time order (built once)."""
+        if self._table is None:
+            keys = _row_hashes(self.logged, self.columns, self.logged)
             order = (np.argsort(self.logged["ts"].to_numpy(), kind="stable")
                      if "ts" in self.logged.columns else np.arange(len(self.logged)))
-            table: dict[int, list[int]] = {}
+            self._table = {}
             for at in order.tolist():
-                table.setdefault(int(keys[at]), []).append(at)
-            self.queues[columns] = table
-        return self.queues[columns]
+                self._table.setdefault(int(keys[at]), []).append(at)
+        return self._table
 
     def match(self, rows: pd.DataFrame) -> list[str | None]:
         """The prediction id each of ``rows`` was logged as (``None``: not logged)."""
-        columns = tuple(c for c in self.columns if c in rows.columns)
-        if not len(self.logged) or not columns or len(columns) < len(self.columns):
+        if not self.columns or not all(c in rows.columns for c in self.columns):
             return [None] * len(rows)
-        table = self._positions(columns)
-        keys = _row_hashes(rows, list(columns), self.logged)
+        table = self._positions()
+        keys = _row_hashes(rows, self.columns, self.logged)
         hosts = (rows[HOST_COLUMN].to_numpy(dtype=object) if HOST_COLUMN in rows.columns
                  else np.full(len(rows), None, dtype=object))
-        logged_hosts = (self.logged[HOST_COLUMN].to_numpy(dtype=object)
-                        if HOST_COLUMN in self.logged.columns
-                        else np.full(len(self.logged), None, dtype=object))
-        ids = self.logged[ID_COLUMN].to_numpy(dtype=object)
         out: list[str | None] = []
         for key, host in zip(keys.tolist(), hosts.tolist()):
-            found = None
-            for at in table.get(int(key), ()):
-                if not self.used[at] and (host is None or pd.isna(host)
-                                          or logged_hosts[at] == host):
-                    found = at
-                    break
-            if found is None:
-                out.append(None)
-            else:
+            anywhere = host is None or pd.isna(host)
+            found = next((at for at in table.get(int(key), ())
+                          if not self.used[at] and (anywhere or self.hosts[at] == host)), None)
+            if found is not None:
                 self.used[found] = True
-                out.append(str(ids[found]))
+            out.append(None if found is None else str(self.ids[found]))
         return out
 
 
