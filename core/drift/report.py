@@ -785,10 +785,24 @@ def advise(report: DriftReport, version: Any = None) -> list[Advice]:
     return [Advice(**{**a.__dict__, "rank": i + 1}) for i, (_s, _sc, a) in enumerate(drafts)]
 
 
-def _output_change(result: Any, window: str | None = None) -> str:
+def _in_windows(unit: str | None, windows: Sequence[str]) -> str:
+    """``on 2026-11-22`` (days), ``in week 2026-W47``, ``in the hour 2026-11-22 13:00``,
+    ``in production-day-5`` (file windows); several windows are listed, the first five
+    named."""
+    names = list(windows)
+    listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    if unit == "day":
+        return f"on {listed}"
+    if unit in ("week", "hour"):
+        plural = "s" if len(names) > 1 else ""
+        return f"in {'week' if unit == 'week' else 'the hour'}{plural} {listed}"
+    return f"in {listed}"
+
+
+def _output_change(result: Any, window: str | None = None, unit: str | None = None) -> str:
     """What moved in a flagged comparison of the outputs, in words: ``the predicted class
-    shares moved (malignant 37.0% → 45.5% in 2026-11-22)``."""
-    where = f" in {window}" if window else ""
+    shares moved (malignant 37.0% → 45.5% on 2026-11-22)``."""
+    where = f" {_in_windows(unit, [window])}" if window else ""
     parts = []
     mix = result.class_mix
     if mix is not None and mix.flagged:
@@ -838,7 +852,7 @@ def _outputs_finding(report: DriftReport) -> dict[str, Any] | None:
         views = report.prediction_views()
         latest = next(v for v in reversed(views) if v.result.status != NOT_TESTABLE)
         change = _output_change(latest.result, None if latest.window == since
-                                else latest.window)
+                                else latest.window, report.window_unit)
         where = ("" if not many else " on every host" if len(moving) == len(report.hosts)
                  else f" (by host: on {' and '.join(moving)})" if moving else "")
         first = views[0].window == since
@@ -854,7 +868,8 @@ def _outputs_finding(report: DriftReport) -> dict[str, Any] | None:
         for host, start in moving.items():
             views = report.prediction_views(host)
             latest = next(v for v in reversed(views) if v.result.status != NOT_TESTABLE)
-            parts.append(f"on {host} {_output_change(latest.result, latest.window)} "
+            parts.append(f"on {host} "
+                         f"{_output_change(latest.result, latest.window, report.window_unit)} "
                          f"{_from_window(report, start)}")
             ways.add(_direction(latest.result))
         opposite = {"up", "down"} <= ways
@@ -876,14 +891,12 @@ def _outputs_finding(report: DriftReport) -> dict[str, Any] | None:
     flagged = [v for v in report.prediction_windows if v.flagged]
     if flagged:
         # Moved in some windows but not in the latest: a past episode, worth a look.
-        names = [str(v.window) for v in flagged]
-        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
-                                         else "")
+        when = _in_windows(report.window_unit, [str(v.window) for v in flagged])
         last = flagged[-1]
-        change = _output_change(last.result, last.window)
+        change = _output_change(last.result, last.window, report.window_unit)
         merged = ("Over all windows merged they moved too." if predictions.flagged else
                   "Over all windows merged the change is too small to flag.")
-        return dict(title=f"The model's outputs shifted in {listed}",
+        return dict(title=f"The model's outputs shifted {when}",
                     text=(f"{change[:1].upper()}{change[1:]}. They are back in line with "
                           f"the holdout's in the latest window. {merged}"),
                     action=action, window=last.window)

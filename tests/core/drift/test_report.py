@@ -320,10 +320,10 @@ def test_outputs_advice_on_a_past_episode(demo) -> None:
                     hosts=(), prediction_cells=())
     assert later.predictions_since() is None
     finding = _outputs_finding(later)
-    assert finding["title"] == "The model's outputs shifted in 2026-11-22"
+    assert finding["title"] == "The model's outputs shifted on 2026-11-22"
     assert finding["window"] == "2026-11-22"
     assert finding["text"].startswith("The scores (proba_malignant) moved up (mean ")
-    assert "in 2026-11-22)." in finding["text"]
+    assert "on 2026-11-22)." in finding["text"]
     assert "back in line with the holdout's in the latest window" in finding["text"]
     assert finding["text"].endswith("Over all windows merged the change is too small to flag.")
 
@@ -369,3 +369,16 @@ def test_a_changed_correlation_alone_is_drift_for_the_report() -> None:
     assert "Pairs whose rank correlation changed: x and y 0." in render_html(report)
     quiet = run(analyze(current, reference=reference, time_column=None, multivariate=False))
     assert not quiet.drift and quiet.summary().startswith("No relevant drift")
+
+
+def test_windows_are_named_as_a_sentence_reads_them() -> None:
+    from modeldeck.core.drift.report import _in_windows
+
+    assert _in_windows("day", ["2026-11-22"]) == "on 2026-11-22"
+    assert _in_windows("week", ["2026-W47"]) == "in week 2026-W47"
+    assert _in_windows("hour", ["2026-11-22 13:00", "2026-11-22 14:00"]) == (
+        "in the hours 2026-11-22 13:00, 2026-11-22 14:00")
+    assert _in_windows(None, ["production-day-5"]) == "in production-day-5"
+    many = [f"2026-11-{d}" for d in range(20, 27)]
+    assert _in_windows("day", many) == (
+        "on 2026-11-20, 2026-11-21, 2026-11-22, 2026-11-23, 2026-11-24 and 2 more")
